@@ -1,0 +1,1 @@
+"""Reusable helpers for the Post-Training Workbook: one module per concern."""

