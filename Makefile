@@ -18,7 +18,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. chapters/00_setup.ipynb
 
 lint: setup
-	$(VENV)/bin/ruff check helpers tests tools bench chapters labs
+	$(VENV)/bin/ruff check $(wildcard helpers tests tools bench chapters labs assessments)
 
 unit: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m "not notebook"
