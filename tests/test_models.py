@@ -18,6 +18,8 @@ def test_offline_model_is_the_real_smollm2(offline):
     assert model.workbook_model_id == models.OFFLINE_MODEL_ID
     assert sum(p.numel() for p in model.parameters()) == 134_515_008
     assert "<|im_start|>" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
+    assert tokenizer.eos_token == "<|im_end|>" == tokenizer.pad_token
+    assert tokenizer.eos_token_id == model.config.eos_token_id == model.generation_config.eos_token_id == 2
 
 
 def test_checkpoint_is_safetensors_and_reused(monkeypatch):
