@@ -1,0 +1,202 @@
+"""The preference picker's logic (no browser) and the preference-learning formulas."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+
+from helpers.alignment import bradley_terry_probability, dpo_loss, kl_penalised_reward, log_series
+from helpers.data import read_jsonl
+from helpers.preferences import (
+    CandidatePair,
+    NoPairsLeftError,
+    PreferenceFileError,
+    PreferenceSession,
+    load_shipped_pairs,
+    picker_widget,
+    repeated_word_share,
+    scripted_rule,
+)
+
+
+def make_pairs(n: int = 3) -> list[CandidatePair]:
+    return [CandidatePair(f"p{i}", f"prompt {i}", f"answer A{i}", f"answer B{i}", "test") for i in range(n)]
+
+
+def test_pick_writes_one_line_per_pick_with_the_required_fields(tmp_path):
+    session = PreferenceSession(make_pairs(), tmp_path / "picks.jsonl", annotator="tester")
+    session.pick("A")
+    session.pick("B")
+    rows = read_jsonl(tmp_path / "picks.jsonl")
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [("answer A0", "answer B0"), ("answer B1", "answer A1")]
+    assert {"prompt", "chosen", "rejected", "source", "annotator", "timestamp"} <= set(rows[0])
+    assert rows[0]["annotator"] == "tester" and rows[0]["source"] == "test"
+    assert session.progress() == (2, 3)
+    assert session.current.pair_id == "p2"
+
+
+def test_tie_and_skip_are_recorded_but_not_training_rows(tmp_path):
+    session = PreferenceSession(make_pairs(), tmp_path / "picks.jsonl")
+    session.pick("tie")
+    session.pick("skip")
+    session.pick("A")
+    assert session.progress() == (3, 3)
+    assert [r["pair_id"] for r in session.preference_rows()] == ["p2"]
+    assert session.records[0]["chosen"] is None
+
+
+def test_undo_removes_the_last_pick_from_memory_and_file(tmp_path):
+    path = tmp_path / "picks.jsonl"
+    session = PreferenceSession(make_pairs(), path)
+    session.pick("A")
+    session.pick("B")
+    removed = session.undo()
+    assert removed["pair_id"] == "p1"
+    assert session.current.pair_id == "p1"
+    assert [r["pair_id"] for r in read_jsonl(path)] == ["p0"]
+    session.undo()
+    with pytest.raises(ValueError, match="no pick to undo"):
+        session.undo()
+
+
+def test_reopening_reloads_earlier_picks(tmp_path):
+    path = tmp_path / "picks.jsonl"
+    first = PreferenceSession(make_pairs(), path)
+    first.pick("A")
+    first.pick("tie")
+    again = PreferenceSession(make_pairs(), path)
+    assert again.progress() == (2, 3)
+    assert again.current.pair_id == "p2"
+    assert again.records == first.records
+
+
+def test_picking_when_no_pair_is_left_is_a_clear_error(tmp_path):
+    session = PreferenceSession(make_pairs(1), tmp_path / "picks.jsonl")
+    session.pick("A")
+    with pytest.raises(NoPairsLeftError, match="All 1 pairs are judged"):
+        session.pick("B")
+    assert len(session.records) == 1
+
+
+def test_unknown_choice_and_duplicate_ids_are_rejected(tmp_path):
+    session = PreferenceSession(make_pairs(), tmp_path / "picks.jsonl")
+    with pytest.raises(ValueError, match="Unknown choice 'C'"):
+        session.pick("C")
+    with pytest.raises(ValueError, match="share a pair_id"):
+        PreferenceSession(make_pairs() + make_pairs(1), tmp_path / "other.jsonl")
+
+
+def test_malformed_line_is_skipped_with_a_warning_naming_it_and_kept_on_undo(tmp_path):
+    path = tmp_path / "picks.jsonl"
+    first = PreferenceSession(make_pairs(), path)
+    first.pick("A")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("{this is not json\n")
+    with pytest.warns(UserWarning, match="picks.jsonl, line 2"):
+        again = PreferenceSession(make_pairs(), path)
+    assert again.progress() == (1, 3)
+    again.pick("B")
+    again.undo()
+    assert "{this is not json" in path.read_text(encoding="utf-8")  # the user's line is never thrown away
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write to read-only files")
+def test_unwritable_file_gives_a_clear_error_and_keeps_picks_in_memory_permissions(tmp_path):
+    path = tmp_path / "picks.jsonl"
+    path.write_text("")
+    path.chmod(0o444)
+    session = PreferenceSession(make_pairs(), path)
+    with pytest.raises(PreferenceFileError, match="kept in memory"):
+        session.pick("A")
+    assert session.records[0]["pair_id"] == "p0"
+
+
+def test_unwritable_file_gives_a_clear_error_and_keeps_picks_in_memory(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    session = PreferenceSession(make_pairs(), blocker / "picks.jsonl")
+    with pytest.raises(PreferenceFileError, match="kept in memory"):
+        session.pick("A")
+    with pytest.raises(PreferenceFileError):
+        session.pick("B")
+    assert [r["pair_id"] for r in session.records] == ["p0", "p1"]
+    assert len(session.unsaved) == 2
+    session.undo()  # undo works on a pick that never reached the file
+    saved = session.save_as(tmp_path / "rescued.jsonl")
+    assert [r["pair_id"] for r in read_jsonl(saved)] == ["p0"]
+    session.pick("A")
+    assert [r["pair_id"] for r in read_jsonl(saved)] == ["p0", "p1"]
+
+
+def test_shipped_pairs_are_valid_and_split():
+    train, test = load_shipped_pairs("train"), load_shipped_pairs("test")
+    assert len(train) >= 30 and len(test) >= 10
+    assert {p.reference for p in train} == {"A", "B"}  # the better answer is not always in the same slot
+    assert not {p.prompt for p in train} & {p.prompt for p in test}
+    with pytest.raises(ValueError, match="split must be"):
+        load_shipped_pairs("dev")
+
+
+def test_scripted_annotator_rule():
+    assert repeated_word_share("a b c") == 0 and repeated_word_share("go go go go") == 0.75
+    loop = CandidatePair("x", "q", "fine answer here", "the the the the the", "live")
+    assert scripted_rule(loop) == "A"
+    assert scripted_rule(CandidatePair("y", "q", "", "text", "live")) == "skip"
+    assert scripted_rule(CandidatePair("z", "q", "one two", "three four", "live")) == "tie"
+    assert scripted_rule(CandidatePair("w", "q", "a", "b", "shipped", reference="B")) == "B"
+
+
+def test_run_annotator_respects_the_limit(tmp_path):
+    session = PreferenceSession(make_pairs(), tmp_path / "picks.jsonl")
+    made = session.run_annotator(lambda pair: "B", limit=2)
+    assert len(made) == 2 and session.progress() == (2, 3)
+
+
+def test_widget_buttons_drive_the_session(tmp_path):
+    pytest.importorskip("ipywidgets")
+    session = PreferenceSession(make_pairs(2), tmp_path / "picks.jsonl")
+    box = picker_widget(session)
+    view, buttons, message = box.children
+    by_name = {b.description: b for b in buttons.children}
+    by_name["B"].click()
+    assert session.records[-1]["choice"] == "B" and "Pair 2 of 2" in view.value
+    by_name["Undo last pick"].click()
+    assert not session.records and "Undid" in message.value
+    by_name["Tie"].click()
+    by_name["Skip"].click()
+    by_name["A"].click()
+    assert "All 2 pairs are judged" in message.value
+
+
+def test_formulas():
+    assert bradley_terry_probability(1.0, 1.0) == 0.5
+    assert dpo_loss(-10, -12, -10, -12, beta=0.1) == pytest.approx(math.log(2))
+    assert dpo_loss(-8, -14, -10, -12, beta=0.1) == pytest.approx(-math.log(1 / (1 + math.exp(-0.4))))
+    assert kl_penalised_reward(2.0, -5.0, -7.0, beta=0.5) == pytest.approx(1.0)
+
+
+def test_log_series_names_a_missing_metric():
+    log = [{"step": 1, "loss": 0.69}, {"step": 2, "loss": 0.6}, {"train_runtime": 3.0}]
+    assert log_series(log, "loss") == ([1, 2], [0.69, 0.6])
+    with pytest.raises(ValueError, match="logging_steps=1"):
+        log_series(log, "rewards/margins")
+
+
+def test_records_are_plain_json(tmp_path):
+    session = PreferenceSession(make_pairs(1), tmp_path / "picks.jsonl")
+    record = session.pick("A")
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_selfcheck_prints_right_and_wrong(capsys):
+    from helpers.selfcheck import check
+
+    assert check("sum", 4, 4)
+    assert check("close", 0.6931, 0.693, tol=0.001)
+    assert not check("wrong", "B", "A", "the chosen answer is A")
+    assert not check("not a number", "abc", 1.0, tol=0.1)
+    out = capsys.readouterr().out
+    assert "✓ sum" in out and "✗ wrong: expected 'A', got 'B' — the chosen answer is A" in out
