@@ -1,0 +1,146 @@
+"""Parameter counts of Llama-style models from their shapes, and the QLoRA hardware table built on them.
+
+Memory figures come from `helpers.memory.training_memory` (the chapter 02 calculator); this module only
+decides what to feed it: which parameters are quantized, which stay in 16 bits, how many LoRA trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpers.memory import GB, MemoryEstimate, training_memory
+
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP = ("gate_proj", "up_proj", "down_proj")
+ALL_LINEAR = ATTENTION + MLP
+
+
+@dataclass(frozen=True)
+class LlamaShape:
+    """The numbers that fix a Llama-style decoder's parameter count (from each model's config.json)."""
+
+    name: str
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    vocab: int
+    tied_embeddings: bool = False
+
+    @property
+    def kv_dim(self) -> int:
+        return self.hidden // self.heads * self.kv_heads
+
+    def projections(self) -> dict[str, tuple[int, int]]:
+        """(out_features, in_features) of each linear layer in one decoder block."""
+        h, i, kv = self.hidden, self.intermediate, self.kv_dim
+        return {
+            "q_proj": (h, h),
+            "k_proj": (kv, h),
+            "v_proj": (kv, h),
+            "o_proj": (h, h),
+            "gate_proj": (i, h),
+            "up_proj": (i, h),
+            "down_proj": (h, i),
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Parameters by kind: the linear layers (what 4-bit quantization touches) and the rest."""
+        linear = self.layers * sum(d * k for d, k in self.projections().values())
+        embeddings = self.vocab * self.hidden
+        lm_head = 0 if self.tied_embeddings else self.vocab * self.hidden
+        norms = (2 * self.layers + 1) * self.hidden
+        return {
+            "linear": linear,
+            "embeddings": embeddings,
+            "lm_head": lm_head,
+            "norms": norms,
+            "total": linear + embeddings + lm_head + norms,
+        }
+
+    def lora_params(self, r: int, targets: tuple[str, ...] = ALL_LINEAR) -> int:
+        """Trainable LoRA numbers: r(d + k) for every targeted projection in every layer."""
+        if r < 1:
+            raise ValueError(f"LoRA rank must be at least 1, got {r}.")
+        shapes = self.projections()
+        unknown = sorted(set(targets) - set(shapes))
+        if unknown:
+            raise ValueError(f"Unknown target modules {unknown}; choose from {sorted(shapes)}.")
+        return self.layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+
+# From each model's published config.json.
+SMOLLM2_135M = LlamaShape("SmolLM2-135M", 576, 1536, 30, 9, 3, 49152, tied_embeddings=True)
+LLAMA_31_8B = LlamaShape("Llama-3.1-8B", 4096, 14336, 32, 32, 8, 128256)
+LLAMA_2_13B = LlamaShape("Llama-2-13B", 5120, 13824, 40, 40, 40, 32000)
+CODELLAMA_34B = LlamaShape("CodeLlama-34B", 8192, 22016, 48, 64, 8, 32000)
+LLAMA_31_70B = LlamaShape("Llama-3.1-70B", 8192, 28672, 80, 64, 8, 128256)
+TABLE_MODELS = (LLAMA_31_8B, LLAMA_2_13B, CODELLAMA_34B, LLAMA_31_70B)
+
+# Cards by memory, smallest first; "fits" keeps HEADROOM of the card free for activations and the CUDA context.
+GPUS: tuple[tuple[float, str], ...] = (
+    (8, "8 GB (RTX 4060)"),
+    (12, "12 GB (RTX 3060)"),
+    (16, "16 GB (T4, RTX 4060 Ti 16GB)"),
+    (24, "24 GB (RTX 3090/4090)"),
+    (48, "48 GB (RTX A6000/L40S)"),
+    (80, "80 GB (A100/H100)"),
+)
+HEADROOM = 0.25
+
+
+def qlora_memory(shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> MemoryEstimate:
+    """QLoRA: linear layers in NF4 with double quantization, embeddings/lm_head/norms in bf16, Adam on LoRA."""
+    counts = shape.counts()
+    trainable = shape.lora_params(r, targets)
+    estimate = training_memory(counts["linear"], "nf4-dq", "adam", mixed_precision=True, trainable_params=trainable)
+    unquantized = (counts["embeddings"] + counts["lm_head"] + counts["norms"]) * 2.0
+    parts = {"frozen base weights (NF4 linear)": estimate.parts["frozen base weights"]}
+    parts["embeddings, lm_head, norms (bf16)"] = unquantized
+    parts.update({k: v for k, v in estimate.parts.items() if k != "frozen base weights"})
+    return MemoryEstimate(parts=parts, gpu_gb=estimate.gpu_gb, notes=estimate.notes)
+
+
+def lora_memory(shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> MemoryEstimate:
+    """16-bit LoRA: every weight in bf16, Adam on the adapters only."""
+    return training_memory(shape.counts()["total"], "bf16", trainable_params=shape.lora_params(r, targets))
+
+
+def full_finetune_memory(shape: LlamaShape) -> MemoryEstimate:
+    """Full fine-tuning in bf16 mixed precision with Adam."""
+    return training_memory(shape.counts()["total"], "bf16", optimizer="adam", mixed_precision=True)
+
+
+def smallest_gpu(total_gb: float, headroom: float = HEADROOM) -> str:
+    """The smallest card in GPUS whose memory, less the headroom share, holds `total_gb`."""
+    if total_gb <= 0:
+        raise ValueError(f"Memory must be positive, got {total_gb}.")
+    for size, label in GPUS:
+        if total_gb <= size * (1 - headroom):
+            return label
+    cards = -(-total_gb // (80 * (1 - headroom)))
+    return f"{int(cards)} x 80 GB"
+
+
+def hardware_table(r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> list[dict[str, object]]:
+    """One row per model: parameters, LoRA size, memory for full FT / 16-bit LoRA / QLoRA, smallest card."""
+    rows = []
+    for shape in TABLE_MODELS:
+        counts = shape.counts()
+        qlora = qlora_memory(shape, r, targets).total_gb
+        lora = lora_memory(shape, r, targets).total_gb
+        rows.append(
+            {
+                "model": shape.name,
+                "params (B)": round(counts["total"] / 1e9, 2),
+                f"LoRA r={r} params (M)": round(shape.lora_params(r, targets) / 1e6, 1),
+                "bf16 weights (GB)": round(counts["total"] * 2 / GB, 1),
+                "full FT, Adam (GB)": round(full_finetune_memory(shape).total_gb, 1),
+                "LoRA bf16 (GB)": round(lora, 1),
+                "QLoRA (GB)": round(qlora, 1),
+                "smallest card, LoRA bf16": smallest_gpu(lora),
+                "smallest card, QLoRA": smallest_gpu(qlora),
+            }
+        )
+    return rows

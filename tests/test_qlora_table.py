@@ -1,0 +1,55 @@
+"""Parameter counts from shapes and the QLoRA hardware table."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.qlora_table import (
+    ATTENTION,
+    LLAMA_31_8B,
+    SMOLLM2_135M,
+    TABLE_MODELS,
+    hardware_table,
+    qlora_memory,
+    smallest_gpu,
+)
+
+
+def test_shapes_reproduce_published_parameter_counts():
+    assert SMOLLM2_135M.counts()["total"] == 134_515_008  # measured on the offline model
+    assert LLAMA_31_8B.counts()["total"] == 8_030_261_248  # meta-llama/Llama-3.1-8B model card: 8.03B
+    assert [round(s.counts()["total"] / 1e9) for s in TABLE_MODELS] == [8, 13, 34, 71]
+
+
+def test_lora_counts_match_peft_figures():
+    assert LLAMA_31_8B.lora_params(16) == 41_943_040  # PEFT print_trainable_parameters, all-linear r=16
+    assert SMOLLM2_135M.lora_params(8, ATTENTION) == 30 * 8 * ((576 + 576) * 2 + (192 + 576) * 2)
+
+
+def test_bad_lora_arguments():
+    with pytest.raises(ValueError, match="at least 1"):
+        LLAMA_31_8B.lora_params(0)
+    with pytest.raises(ValueError, match="Unknown target modules"):
+        LLAMA_31_8B.lora_params(8, ("qkv_proj",))
+
+
+def test_qlora_keeps_embeddings_in_16_bit():
+    estimate = qlora_memory(LLAMA_31_8B)
+    assert estimate.parts["embeddings, lm_head, norms (bf16)"] == pytest.approx(2 * 2 * 128256 * 4096 + 2 * 65 * 4096)
+    assert 5 < estimate.total_gb < 8
+
+
+def test_smallest_gpu():
+    assert smallest_gpu(5.0).startswith("8 GB")
+    assert smallest_gpu(6.5).startswith("12 GB")
+    assert smallest_gpu(200).endswith("x 80 GB")
+    with pytest.raises(ValueError):
+        smallest_gpu(0)
+
+
+def test_table_rows_grow_with_model_size():
+    rows = hardware_table()
+    assert [row["model"] for row in rows] == [s.name for s in TABLE_MODELS]
+    qlora = [row["QLoRA (GB)"] for row in rows]
+    assert qlora == sorted(qlora)
+    assert all(row["QLoRA (GB)"] < row["LoRA bf16 (GB)"] < row["full FT, Adam (GB)"] for row in rows)
