@@ -109,9 +109,13 @@ def first_divergence(reference: Sequence[int], other: Sequence[int]) -> int:
     return min(len(reference), len(other))
 
 
-def latency_per_token(model: Any, tokenizer: Any, prompt: str, new_tokens: int, repeats: int = 1) -> float:
-    """Seconds per generated token (greedy, prompt included), best of `repeats` runs after one warm-up token."""
-    greedy_ids(model, tokenizer, prompt, 1)
+def latency_per_token(
+    model: Any, tokenizer: Any, prompt: str, new_tokens: int, repeats: int = 1, warmup: bool = True
+) -> float:
+    """Seconds per generated token (greedy, prompt included), best of `repeats` runs, after a one-token warm-up
+    unless the model has just generated (warmup=False)."""
+    if warmup:
+        greedy_ids(model, tokenizer, prompt, 1)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
