@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,21 @@ DRIVE_ROOT = Path("/content/drive/MyDrive")
 LOCAL_ROOT = ROOT / "build" / "checkpoints"
 
 
-def checkpoint_dir(run_name: str, drive_root: Path = DRIVE_ROOT, local_root: Path = LOCAL_ROOT) -> Path:
+def checkpoint_dir(
+    run_name: str, fresh: bool = False, drive_root: Path = DRIVE_ROOT, local_root: Path = LOCAL_ROOT
+) -> Path:
     """Where a run's checkpoints go: Google Drive when it is mounted (Colab), else the local build/ folder.
 
     On Colab, mount Drive first (`from google.colab import drive; drive.mount('/content/drive')`) so that a
-    disconnected runtime does not take the checkpoints with it.
+    disconnected runtime does not take the checkpoints with it. fresh=True empties this run's own folder first
+    (a demo run that must not pick up checkpoints left by an earlier execution); nothing outside it is touched.
     """
     if not run_name or any(part in {"", ".", ".."} for part in Path(run_name).parts) or Path(run_name).is_absolute():
         raise ValueError(f"run_name {run_name!r} must be a plain relative folder name such as 'ch07-run'.")
     root = drive_root / "post-training-workbook" / "checkpoints" if drive_root.is_dir() else local_root
     path = root / run_name
+    if fresh and path.is_dir():
+        shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

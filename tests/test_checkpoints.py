@@ -25,6 +25,11 @@ def test_checkpoint_dir_prefers_drive_when_mounted(tmp_path):
     drive.mkdir()
     path = checkpoint_dir("run", drive_root=drive, local_root=local)
     assert path == drive / "post-training-workbook" / "checkpoints" / "run" and path.is_dir()
+    (path / "checkpoint-9").mkdir()
+    (tmp_path / "keep.txt").write_text("mine")
+    assert checkpoint_dir("run", drive_root=drive, local_root=local) == path and (path / "checkpoint-9").is_dir()
+    assert not any(checkpoint_dir("run", fresh=True, drive_root=drive, local_root=local).iterdir())
+    assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("bad", ["", "..", "../escape", "/abs/path"])
