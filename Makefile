@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync
+.PHONY: setup lab test lint unit notebooks sync gguf test-gguf
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,11 @@ test: setup lint
 
 sync: setup
 	$(PY) tools/nbsync.py
+
+# Opt-in: the GGUF export of chapter 06 (compiles llama-cpp-python once; pip caches the wheel).
+gguf: setup
+	$(PY) -m helpers.gguf_export
+
+# The GGUF export path end to end (fails, rather than skips, when the tools are missing).
+test-gguf: gguf
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest tests/test_gguf_export.py -q

@@ -1,0 +1,101 @@
+"""Checkpoint folders: where to put them (Drive on Colab), what is inside, and a safe look at why pickle is risky."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers.config import ROOT
+
+DRIVE_ROOT = Path("/content/drive/MyDrive")
+LOCAL_ROOT = ROOT / "build" / "checkpoints"
+
+
+def checkpoint_dir(
+    run_name: str, fresh: bool = False, drive_root: Path = DRIVE_ROOT, local_root: Path = LOCAL_ROOT
+) -> Path:
+    """Where a run's checkpoints go: Google Drive when it is mounted (Colab), else the local build/ folder.
+
+    On Colab, mount Drive first (`from google.colab import drive; drive.mount('/content/drive')`) so that a
+    disconnected runtime does not take the checkpoints with it. fresh=True empties this run's own folder first
+    (a demo run that must not pick up checkpoints left by an earlier execution); nothing outside it is touched.
+    """
+    if not run_name or any(part in {"", ".", ".."} for part in Path(run_name).parts) or Path(run_name).is_absolute():
+        raise ValueError(f"run_name {run_name!r} must be a plain relative folder name such as 'ch07-run'.")
+    root = drive_root / "post-training-workbook" / "checkpoints" if drive_root.is_dir() else local_root
+    path = root / run_name
+    if fresh and path.is_dir():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    bytes: int
+    kind: str
+
+
+def _kind(name: str) -> str:
+    if name.endswith(".safetensors"):
+        return "tensors (safetensors: no code)"
+    if name.endswith((".pt", ".pth", ".bin", ".pkl")):
+        return "pickle (torch.save)"
+    if name.endswith(".json") or name.endswith(".jinja"):
+        return "text (json/template)"
+    return "other"
+
+
+def list_checkpoint(folder: str | Path) -> list[FileEntry]:
+    """Every file in a checkpoint folder with its size and what kind of file it is."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder: pass a checkpoint folder such as output_dir/checkpoint-4.")
+    return [
+        FileEntry(p.relative_to(folder).as_posix(), p.stat().st_size, _kind(p.name))
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+
+
+def format_listing(entries: list[FileEntry]) -> str:
+    """The listing as aligned text with a total."""
+    width = max((len(e.name) for e in entries), default=4)
+    lines = [f"{e.name:<{width}}  {e.bytes / 1e6:>9.3f} MB  {e.kind}" for e in entries]
+    lines.append(f"{'total':<{width}}  {sum(e.bytes for e in entries) / 1e6:>9.3f} MB")
+    return "\n".join(lines)
+
+
+def checkpoints_in(output_dir: str | Path) -> list[Path]:
+    """The checkpoint-N folders of a run, in step order."""
+    folders = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(folders, key=lambda p: int(p.name.split("-")[-1]))
+
+
+class HarmlessPayload:
+    """A demonstration object: unpickling it calls print(...). A malicious file would call os.system instead."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (print, ("pickle ran code! (this could have been any command)",))
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by CrashAfterSave to imitate a run that dies (a lost Colab runtime, an out-of-memory kill)."""
+
+
+def crash_after_save(step: int) -> Any:
+    """A TrainerCallback that raises SimulatedCrash right after the checkpoint of `step` is written."""
+    from transformers import TrainerCallback
+
+    if step < 1:
+        raise ValueError(f"step must be at least 1; got {step}.")
+
+    class CrashAfterSave(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step >= step:
+                raise SimulatedCrash(f"simulated crash after saving step {state.global_step}")
+
+    return CrashAfterSave()

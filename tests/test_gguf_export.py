@@ -1,0 +1,61 @@
+"""The GGUF export path of chapter 06, end to end: merged checkpoint -> f16 GGUF -> Q4_K_M -> llama.cpp answer.
+
+It needs the opt-in tools from `make gguf` (llama-cpp-python compiles llama.cpp once). Without them the test
+skips with the command to run, unless WORKBOOK_REQUIRE_GGUF=1 (set by `make test-gguf` and CI), where a missing
+tool is a failure: the path is covered, not skipped forever.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from helpers import gguf_export
+
+
+@pytest.fixture(scope="module")
+def tools_ready():
+    state = gguf_export.status()
+    if not state["ready"]:
+        message = "GGUF export tools missing: " + "; ".join(state["missing"]) + ". Run `make gguf`."
+        if os.environ.get("WORKBOOK_REQUIRE_GGUF") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def test_converter_refuses_an_adapter_folder(tmp_path):
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(ValueError, match="merge_and_unload"):
+        gguf_export.convert_hf_to_gguf(tmp_path, tmp_path / "out.gguf")
+    with pytest.raises(ValueError, match="outtype"):
+        (tmp_path / "config.json").write_text("{}")
+        gguf_export.convert_hf_to_gguf(tmp_path, tmp_path / "out.gguf", outtype="q4_k_m")
+
+
+def test_status_names_what_is_missing():
+    state = gguf_export.status()
+    assert set(state) == {"ready", "missing", "hint"} and "make gguf" in state["hint"]
+    assert state["ready"] == (not state["missing"])
+
+
+def test_export_path_end_to_end(tools_ready, tmp_path):
+    from helpers.models import generate_reply, load_model, offline_checkpoint
+    from helpers.quantization import gguf_metadata, gguf_tensors, gguf_type_summary
+
+    f16 = gguf_export.convert_hf_to_gguf(offline_checkpoint(), tmp_path / "model-f16.gguf", outtype="f16")
+    assert gguf_metadata(f16)["general.architecture"] == "llama"
+    q4 = gguf_export.quantize_gguf(f16, tmp_path / "model-Q4_K_M.gguf", "Q4_K_M")
+    assert q4.stat().st_size < 0.6 * f16.stat().st_size
+    types = {row["type"] for row in gguf_type_summary(gguf_tensors(q4))}
+    assert types & {"Q4_K", "Q5_0", "Q5_1", "Q6_K", "Q8_0", "Q4_0", "Q4_1"}, types
+    with pytest.raises(ValueError, match="Unknown GGUF level"):
+        gguf_export.quantize_gguf(f16, tmp_path / "x.gguf", "Q4_K_XL")
+
+    llm = gguf_export.load_llama(q4)
+    answer = gguf_export.llama_reply(llm, "What is the capital of France?", max_tokens=16)
+    model, tokenizer = load_model()
+    hf_answer = generate_reply(model, tokenizer, "What is the capital of France?", max_new_tokens=16)
+    print(f"\nllama.cpp Q4_K_M: {answer!r}\nHF fp32:          {hf_answer!r}")
+    assert answer.strip()
+    assert "paris" in (answer + hf_answer).lower()
