@@ -18,7 +18,7 @@ def test_each_step_removes_what_it_should():
     rows = [
         row("a", "How do I store potatoes?", GOOD),
         row("b", "how do I store potatoes", GOOD.upper()),  # exact after normalising
-        row("c", "How do I store potatoes please?", GOOD),  # near duplicate
+        row("c", "How do I store potatoes?", GOOD + " Always."),  # near duplicate
         row("d", "What is X?", "A loan."),  # too short
         row("e", "Tell me", "<b>bold</b> answer with markup here"),
         row("f", "", "An answer without a question here."),
