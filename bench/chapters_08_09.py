@@ -56,6 +56,9 @@ def run(path: str, fast: bool) -> dict:
     except Exception as exc:  # record the failure in the result instead of losing the other timings
         error = f"{type(exc).__name__}: {str(exc)[-300:]}"
     seconds = round(time.perf_counter() - start, 1)
+    executed = ROOT / "build" / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed / f"{Path(path).stem}.{'fast' if fast else 'full'}.ipynb")  # outputs, to read
     return {"notebook": path, "mode": "FAST" if fast else "full", "seconds": seconds, "error": error,
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
