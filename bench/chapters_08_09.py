@@ -39,6 +39,7 @@ def machine() -> dict:
         "cpu_model": cpu_model,
         "ram_gb": round(mem_kb / 1024**2, 1),
         "python": sys.version.split()[0],
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset (torch uses every core)"),
         "note": "shared development machine: other engineers' jobs ran at the same time, so these timings are "
         "slower than on an idle machine; see load_average_before/after",
     }
