@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from helpers.merging import (
+    DifferentBaseError,
+    add_task_vectors,
+    check_same_base,
+    dare,
+    task_vector,
+    ties_values,
+)
+from helpers.pruning import (
+    magnitude_prune_,
+    prune_mlp_neurons,
+    semi_structured_mask,
+    semi_structured_prune_,
+    sparsity,
+    storage_bytes,
+)
+
+
+def test_magnitude_prune_hits_the_amount_and_keeps_large_weights():
+    layer = torch.nn.Linear(64, 32)
+    largest = layer.weight.abs().max().item()
+    magnitude_prune_(layer, 0.5)
+    assert sparsity([layer.weight]) == pytest.approx(0.5, abs=0.01)
+    assert layer.weight.abs().max().item() == largest
+    assert not hasattr(layer, "weight_orig")  # the mask was folded in
+    with pytest.raises(ValueError, match="amount"):
+        magnitude_prune_(layer, 1.5)
+
+
+def test_two_four_keeps_two_of_every_four():
+    layer = torch.nn.Linear(16, 8, bias=False)
+    semi_structured_prune_(layer)
+    groups = (layer.weight != 0).reshape(8, 4, 4).sum(-1)
+    assert torch.all(groups == 2)
+    with pytest.raises(ValueError, match="multiple"):
+        semi_structured_mask(torch.randn(4, 6))
+    with pytest.raises(ValueError):
+        semi_structured_mask(torch.randn(4, 8), n=4, m=4)
+
+
+class TinyMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate_proj, self.up_proj = torch.nn.Linear(8, 20, bias=False), torch.nn.Linear(8, 20, bias=False)
+        self.down_proj = torch.nn.Linear(20, 8, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(torch.nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+def test_structured_pruning_shrinks_and_keeps_the_kept_neurons_exact():
+    mlp = TinyMLP()
+    x = torch.randn(3, 8)
+    widths = prune_mlp_neurons(mlp, 0.25)
+    assert widths == {"width_before": 20, "width_after": 15}
+    assert mlp.gate_proj.weight.shape == (15, 8) and mlp.down_proj.weight.shape == (8, 15)
+    assert mlp(x).shape == (3, 8)
+    assert prune_mlp_neurons(TinyMLP(), 0.0)["width_after"] == 20
+
+
+def test_storage_and_sparsity_inputs():
+    w = torch.zeros(4, 8)
+    w[0, 0] = 1
+    sizes = storage_bytes(w)
+    assert sizes["nnz"] == 1 and sizes["dense"] == 64 and sizes["csr"] < sizes["dense"]
+    with pytest.raises(ValueError):
+        sparsity([])
+
+
+def test_seed_one_weight_example():
+    base, code, math_ = {"w": 0.5}, {"w": 0.8}, {"w": 0.4}
+    taus = [task_vector(code, base), task_vector(math_, base)]
+    assert add_task_vectors(base, taus, [1, 1])["w"] == pytest.approx(0.70)
+    assert add_task_vectors(base, taus, [0.5, 0.5])["w"] == pytest.approx(0.60)
+    ties = ties_values([taus[0]["w"], taus[1]["w"]])
+    assert ties["elected_sign"] == 1 and ties["merged_delta"] == pytest.approx(0.30)
+
+
+def test_ties_trim_and_bad_inputs():
+    assert ties_values([0.5, 0.01, -0.2], density=0.34)["trimmed"] == [0.5, 0.0, 0.0]
+    with pytest.raises(ValueError):
+        ties_values([])
+    with pytest.raises(ValueError):
+        ties_values([1.0], density=0)
+    with pytest.raises(ValueError):
+        add_task_vectors({"w": 0}, [{"w": 1}], [1, 2])
+    with pytest.raises(DifferentBaseError):
+        task_vector({"a": 1}, {"b": 1})
+
+
+def test_dare_rescales_to_keep_the_expectation():
+    out = dare(torch.ones(10000), 0.5)
+    assert set(out.unique().tolist()) <= {0.0, 2.0}
+    assert out.mean().item() == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError):
+        dare(torch.ones(3), 1.0)
+
+
+class Cfg:
+    def __init__(self, base):
+        self.base_model_name_or_path = base
+
+
+def test_same_base_check():
+    assert check_same_base({"a": Cfg("smol"), "b": Cfg("smol")}) == "smol"
+    with pytest.raises(DifferentBaseError, match="different base models"):
+        check_same_base({"a": Cfg("smol"), "b": Cfg("qwen")})
+    with pytest.raises(DifferentBaseError, match="do not record"):
+        check_same_base({"a": Cfg(None)})
+    with pytest.raises(ValueError):
+        check_same_base({})
