@@ -204,21 +204,61 @@ def generate_answers(
     rows: Sequence[dict[str, Any]],
     prompt_key: str = "question",
     max_new_tokens: int | None = None,
+    batch_size: int = 1,
 ) -> list[dict[str, Any]]:
     """Answer each row's `prompt_key` greedily; returns copies of the rows with `answer` and an ISO `timestamp`.
 
     A row's own reference answer, if any, moves to `reference` so it is not overwritten.
+    batch_size=1 calls `helpers.models.generate_reply` per row; a larger batch pads on the left and generates
+    several rows at once (several times faster on CPU; greedy outputs can differ in rare near-ties).
     """
     from helpers.models import generate_reply
 
-    results = []
     for index, row in enumerate(rows):
         if prompt_key not in row:
             raise ValueError(f"Row {index} (id={row.get('id')!r}) has no {prompt_key!r} field to prompt with.")
-        out = dict(row)
-        if "answer" in out:
-            out["reference"] = out.pop("answer")
-        out["answer"] = generate_reply(model, tokenizer, row[prompt_key], max_new_tokens=max_new_tokens)
-        out["timestamp"] = now_iso()
-        results.append(out)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    results = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        if batch_size == 1:
+            replies = [generate_reply(model, tokenizer, chunk[0][prompt_key], max_new_tokens=max_new_tokens)]
+        else:
+            replies = _generate_batch(model, tokenizer, [row[prompt_key] for row in chunk], max_new_tokens)
+        stamp = now_iso()
+        for row, reply in zip(chunk, replies, strict=True):
+            out = dict(row)
+            if "answer" in out:
+                out["reference"] = out.pop("answer")
+            out["answer"] = reply
+            out["timestamp"] = stamp
+            results.append(out)
     return results
+
+
+def _generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int | None) -> list[str]:
+    """Greedy chat replies to several prompts in one left-padded `generate` call."""
+    import torch
+
+    from helpers.config import pick
+
+    texts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    finally:
+        tokenizer.padding_side = side
+    with torch.no_grad():
+        output = model.generate(
+            **inputs, max_new_tokens=max_new_tokens or pick(40, 160), do_sample=False, pad_token_id=pad_id
+        )
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new_tokens]
