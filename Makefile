@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync
+.PHONY: setup lab test lint unit notebooks sync lab1
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,10 @@ test: setup lint
 
 sync: setup
 	$(PY) tools/nbsync.py
+
+# Lab 1 headless on CPU, fully offline: trains, evaluates and leaves the evidence packet in labs/evidence/.
+# `make lab1 FAST=1` runs the small version.
+lab1: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CUDA_VISIBLE_DEVICES= \
+		$(PY) tools/run_notebook.py labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
+	$(PY) -m helpers.evidence labs/evidence
