@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync gguf test-gguf
+.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ gguf: setup
 # The GGUF export path end to end (fails, rather than skips, when the tools are missing).
 test-gguf: gguf
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest tests/test_gguf_export.py -q
+
+# Lab 1 headless on CPU, fully offline: trains, evaluates and leaves the evidence packet in labs/evidence/.
+# `make lab1 FAST=1` runs the small version.
+lab1: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CUDA_VISIBLE_DEVICES= \
+		$(PY) tools/run_notebook.py labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
+	$(PY) -m helpers.evidence labs/evidence

@@ -1,0 +1,102 @@
+"""Benchmark Lab 1 headless on this machine: FAST and full wall time, baseline vs tuned scores, gate verdict.
+
+    .venv/bin/python bench/lab1.py [--modes fast full]
+
+Each mode runs the notebook from scratch (a fresh checkpoint folder, offline) and reads the packet it leaves in
+labs/evidence/. Results go to bench/results/lab1.json. The full run goes last, so its packet is the one left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.evidence import validate_packet  # noqa: E402
+
+EVIDENCE = ROOT / "labs" / "evidence"
+NOTEBOOK = ROOT / "labs" / "lab1_qlora_sft.ipynb"
+BUDGET_S = {"fast": 180, "full": 900}
+
+
+def machine() -> dict[str, object]:
+    """CPU count, CPU model, RAM and load, for reading the timings."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line), None)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    ram_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gb": round(ram_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "note": "shared machine: other engineers' jobs ran at the same time, so times are pessimistic",
+    }
+
+
+def run_mode(mode: str) -> dict[str, object]:
+    """Run the notebook once in `mode` with fresh checkpoints; return times, scores and the gate verdict."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("WORKBOOK_FAST", None)
+    command = [sys.executable, "tools/run_notebook.py", str(NOTEBOOK)] + (["--fast"] if mode == "fast" else [])
+    with tempfile.TemporaryDirectory(prefix=f"lab1-{mode}-") as outputs:
+        env["LAB1_OUTPUT_ROOT"] = outputs
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = round(time.perf_counter() - start, 1)
+    result: dict[str, object] = {"wall_s": wall, "budget_s": BUDGET_S[mode], "ok": done.returncode == 0}
+    if done.returncode != 0:
+        result["error"] = (done.stderr or done.stdout)[-2000:]
+        return result
+    evaluation = json.loads((EVIDENCE / "eval_results.json").read_text())
+    manifest = json.loads((EVIDENCE / "manifest.json").read_text())
+    agg = evaluation["aggregate"]
+    gates = validate_packet(EVIDENCE)
+    result.update(
+        {
+            "steps": manifest["run"]["global_step"],
+            "wall_times": manifest["wall_times"],
+            "loss_first_last": [manifest["loss_curve"]["first_loss"], manifest["loss_curve"]["last_loss"]],
+            "locked_test": {label: agg[label] for label in ("baseline", "tuned")},
+            "delta_score": agg["delta_score"],
+            "improved_regressed": [agg["improved"], agg["regressed"]],
+            "by_coverage": {c: {"baseline": p["baseline"]["score"], "tuned": p["tuned"]["score"]}
+                            for c, p in evaluation["by_coverage"].items()},
+            "general_score": {k: evaluation["regression"]["general"][k]["aggregate"]["score"]
+                              for k in ("baseline", "tuned")},
+            "forgetting_guard": evaluation["regression"]["forgetting_guard"],
+            "gates_passed": [name for name, r in gates.items() if r.passed],
+            "gates_failed": [name for name, r in gates.items() if not r.passed],
+        }
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
+    args = parser.parse_args()
+    report: dict[str, object] = {"machine": machine(), "model": "SmolLM2-135M-Instruct, NF4 on CPU"}
+    for mode in args.modes:
+        print(f"running {mode} ...", flush=True)
+        report[mode] = run_mode(mode)
+        print(json.dumps(report[mode], indent=2)[:1500], flush=True)
+    target = ROOT / "bench" / "results" / "lab1.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {target}")
+    return 0 if all(report[m]["ok"] for m in args.modes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
