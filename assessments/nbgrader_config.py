@@ -1,0 +1,30 @@
+"""nbgrader configuration of the course. nbgrader reads it when run from this folder (the CLI does that)."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # so nbgrader can import assessments.sandbox
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "post-training-workbook"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# Evidence travels with the notebook; keep nbgrader from skipping or truncating it.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+c.CourseDirectory.max_file_size = 20_000  # kB per file copied into autograded/
+
+# Autograde: every kernel runs under bubblewrap (assessments/sandbox.py), no network, private filesystem.
+c.Execute.kernel_manager_class = "assessments.sandbox.SandboxKernelManager"
+c.Execute.timeout = int(os.environ.get("WORKBOOK_CELL_TIMEOUT", "60"))  # seconds per cell, then interrupted
+c.Execute.startup_timeout = 60
+c.Execute.interrupt_on_timeout = True
+# Library warnings on stderr would zero a test cell (nbgrader counts any stderr as failure); drop them.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?m)^.*\b\w*Warning\b.*$|kernels package|huggingface/tokenizers"
+
+# Student release: answer stubs, and hidden tests stripped.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearHiddenTests.enforce_metadata = True
+c.GenerateAssignment.create_assignment = True
