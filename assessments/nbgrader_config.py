@@ -28,3 +28,23 @@ c.IgnorePattern.pattern = r"(?m)^.*\b\w*Warning\b.*$|kernels package|huggingface
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearHiddenTests.enforce_metadata = True
 c.GenerateAssignment.create_assignment = True
+
+# Deleted or unmarked graded cells come back before nbgrader restores the instructor's text.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "assessments.preprocessors.RestoreMissingCells",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Feedback HTML: hidden tests removed, and tracebacks in their cells cut to the message.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "assessments.preprocessors.HideHiddenTestDetails",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+# Uploads: safe unpacking, student id from the file name, evidence files kept.
+c.ZipCollectApp.extractor_plugin = "assessments.collect.SafeExtractor"
+c.ZipCollectApp.collector_plugin = "assessments.collect.WorkbookCollector"
