@@ -70,7 +70,7 @@ def unpack_upload(zip_path: Path, dest: Path) -> list[str]:
             tops = {n.parts[0] for n in names if len(n.parts) > 1}
             strip = len(tops) == 1 and all(len(n.parts) > 1 for n in names) and tops != {"evidence"}
             written = []
-            for info, name in zip(members, names):
+            for info, name in zip(members, names, strict=True):
                 rel = PurePosixPath(*name.parts[1:]) if strip else name
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
