@@ -29,6 +29,7 @@ def nbgrader(*args: str, course: Path = HERE, check: bool = True, extra_env: dic
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}".rstrip(os.pathsep)
+    env["WORKBOOK_COURSE_ROOT"] = str(course)
     env.update(extra_env or {})
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                             capture_output=True, text=True)
@@ -63,8 +64,7 @@ def release_is_stale() -> list[str]:
         course.mkdir()
         shutil.copy(HERE / "nbgrader_config.py", course)
         shutil.copytree(HERE / "source", course / "source")
-        nbgrader("generate_assignment", "*", "--force", f"--CourseDirectory.root={course}",
-                 f"--CourseDirectory.db_url=sqlite:///{course}/gradebook.db", course=course)
+        nbgrader("generate_assignment", "*", "--force", course=course)
         stale += [f"release/{p}" for p in diff_trees(course / "release", HERE / "release")]
     return stale
 
@@ -125,6 +125,8 @@ def autograde(assignment: str, student: str | None = None, course: Path = HERE, 
         args += ["--student", student]
     env = {"WORKBOOK_CELL_TIMEOUT": str(timeout)} if timeout else None
     result = nbgrader(*args, course=course, check=False, extra_env=env)
+    if result.returncode != 0 and "ERROR" not in result.stderr:
+        raise SystemExit(f"nbgrader autograde failed:\n{result.stderr[-4000:]}")
     failed = [line for line in result.stderr.splitlines() if "ERROR" in line]
     for line in failed:
         print(line)

@@ -4,13 +4,16 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # so nbgrader can import assessments.sandbox
+# The CLI points this at a scratch course in tests and benchmarks; by default it is this folder.
+ROOT = os.environ.get("WORKBOOK_COURSE_ROOT", HERE)
+if os.path.isdir(os.path.join(HERE, "..", "helpers")):
+    sys.path.insert(0, os.path.dirname(HERE))  # so nbgrader can import assessments.sandbox
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
-c.CourseDirectory.root = HERE
+c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "post-training-workbook"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # Evidence travels with the notebook; keep nbgrader from skipping or truncating it.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 c.CourseDirectory.max_file_size = 20_000  # kB per file copied into autograded/

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 HERE = Path(__file__).resolve().parent
-RELEASE = HERE / "release"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 
 
@@ -60,7 +60,8 @@ class RestoreMissingCells(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        release = RELEASE / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
+        course = Path(os.environ.get("WORKBOOK_COURSE_ROOT", HERE))
+        release = course / "release" / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
         if release.is_file():
             restored = restore_cells(nb, nbformat.read(release, as_version=4))
             if restored:

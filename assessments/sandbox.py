@@ -30,7 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 REPO = Path(__file__).resolve().parent.parent
 MOUNT_ROOT = "/workbook"
 # Environment variables passed through to the kernel; everything else is cleared.
-PASS_ENV = ("NBGRADER_EXECUTION", "WORKBOOK_FAST", "WORKBOOK_STUDENT_ID", "LANG", "LC_ALL", "TZ")
+PASS_ENV = ("NBGRADER_EXECUTION", "WORKBOOK_FAST", "LANG", "LC_ALL", "TZ")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts")
 LIMITS = {  # resource limits of the kernel process tree
     "RLIMIT_AS": 8 * 2**30,  # address space: 8 GiB (torch maps a lot of virtual memory, little of it resident)
@@ -69,7 +69,8 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith(("/usr/", "/bin", "/lib")))
 
 
-def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, assignment: str) -> list[str]:
+def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, assignment: str,
+                  student: str | None = None) -> list[str]:
     """Wrap an ipykernel command line so that it runs confined to `submission_dir`."""
     workdir = f"{MOUNT_ROOT}/{assignment}"
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--clearenv"]
@@ -96,6 +97,8 @@ def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, a
     env = {"HOME": "/tmp", "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "PYTHONPATH": MOUNT_ROOT,
            "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"}
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
+    if student:
+        env["WORKBOOK_STUDENT_ID"] = student  # the lab's reproducibility gate compares it with the packet
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     return args + ["--", *kernel_cmd]
@@ -130,7 +133,8 @@ class SandboxKernelManager(AsyncKernelManager):
         python = os.path.join(os.path.realpath(sys.prefix), "bin", "python")
         if os.path.basename(kernel_cmd[0]).startswith("python"):
             kernel_cmd = [python, *kernel_cmd[1:]]
-        cmd = bwrap_command(kernel_cmd, submission_dir, self._socket_dir, Path(submission_dir).name)
+        folder = Path(submission_dir)  # nbgrader's autograded/<student>/<assignment>
+        cmd = bwrap_command(kernel_cmd, submission_dir, self._socket_dir, folder.name, folder.parent.name)
         kw["preexec_fn"] = _prepare_child
         self.log.info("Sandboxed kernel for %s", submission_dir)
         await super()._async_launch_kernel(cmd, **kw)
