@@ -11,7 +11,8 @@ What the kernel sees (everything else on the host is absent, not just unreadable
 - read-only: the course's `helpers/` and `data/` at /workbook/helpers and /workbook/data;
 - read-write: its own submission folder at /workbook/<assignment> (the working directory), with every
   notebook file in it masked by an empty file (the sanitised notebook there holds the hidden tests);
-- a private, empty, in-memory /tmp (also HOME), gone when the kernel exits; fresh /proc and /dev.
+- a private, empty, in-memory /tmp (also HOME), gone when the kernel exits; fresh /proc and /dev;
+- nothing else is writable: the sandbox root is remounted read-only.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, a
     masks = sorted(p for p in Path(submission_dir).rglob("*.ipynb") if p.is_file())
     for notebook in masks:  # hide the sanitised notebook (it holds the hidden tests); runs from memory anyway
         args += ["--ro-bind", "/dev/null", f"{workdir}/{notebook.relative_to(submission_dir).as_posix()}"]
-    args += ["--remount-ro", MOUNT_ROOT, "--bind", socket_dir, socket_dir, "--chdir", workdir]
+    args += ["--remount-ro", MOUNT_ROOT, "--bind", socket_dir, socket_dir, "--remount-ro", "/", "--chdir", workdir]
     env = {"HOME": "/tmp", "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "PYTHONPATH": MOUNT_ROOT,
            "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"}
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
