@@ -149,6 +149,10 @@ def build_all(out: Path = SOURCE) -> list[str]:
         write_notebook(nb, out / name / f"{name}.ipynb")
         names.append(name)
     for path in lab_specs():
+        spec = load_spec(path, ("assignment", "notebook", "gates"))
+        if not (REPO / spec["notebook"]).is_file():
+            print(f"skipping {spec['assignment']}: {spec['notebook']} is not in this checkout", file=sys.stderr)
+            continue
         name, nb, files = build_lab(path)
         folder = out / name
         write_notebook(nb, folder / f"{Path(nb.metadata['workbook']['notebook']).stem}.ipynb")

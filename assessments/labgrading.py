@@ -127,17 +127,24 @@ def build_lab_notebook(spec: dict, spec_path: Path) -> tuple[str, nbformat.Noteb
     if not notebook_path.is_file():
         raise FileNotFoundError(f"{spec_path}: lab notebook {spec['notebook']} does not exist yet.")
     lab = nbformat.read(notebook_path, as_version=4)
-    open_tags = set(spec.get("student_tags", []))
+    markers = spec.get("student_cells_containing", [])
+    found = {marker: 0 for marker in markers}
     cells = []
     for index, cell in enumerate(lab.cells):
-        tags = set(cell.get("metadata", {}).get("tags", []))
         cell = nbformat.from_dict(cell)
         cell.pop("id", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        if not (tags & open_tags):
+        hits = [m for m in markers if m in cell.source]
+        for marker in hits:
+            found[marker] += 1
+        if not hits:
             cell.metadata.update(nbgrader_meta(f"{name}_cell_{index:02d}", locked=True))
         cells.append(cell)
+    unmatched = [m for m, n in found.items() if n != 1]
+    if unmatched:
+        raise ValueError(f"{spec_path}: student_cells_containing {unmatched} must each match exactly one cell of "
+                         f"{spec['notebook']}.")
     locked_rel = spec["locked_test"]
     cells.append(markdown(spec["gates_intro"], f"{name}_gates_intro"))
     cells.append(code(GATE_SETUP.format(locked_test=locked_rel, student_env=STUDENT_ENV), f"{name}_gates_setup",

@@ -51,3 +51,7 @@ c.GenerateFeedback.preprocessors = [
 # Uploads: safe unpacking, student id from the file name, evidence files kept.
 c.ZipCollectApp.extractor_plugin = "assessments.collect.SafeExtractor"
 c.ZipCollectApp.collector_plugin = "assessments.collect.WorkbookCollector"
+
+# Timestamped logs: how long each submission took is readable from the autograde log.
+c.NbGrader.log_format = "%(asctime)s.%(msecs)03d [%(name)s | %(levelname)s] %(message)s"
+c.NbGrader.log_datefmt = "%H:%M:%S"
