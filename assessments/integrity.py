@@ -1,7 +1,7 @@
 """Checks that need more than one submission, or that must not trust the student's kernel.
 
-- Copied packets: two students whose evidence files have the same sha256 (a packet is a record of one run;
-  two runs never log identical timestamps and wall times).
+- Copied packets: two students whose timestamped evidence files have the same sha256 (a packet records one
+  run; two runs never log identical timestamps).
 - Kernel tampering: code that hooks IPython or the tracer can rewrite or skip later cells (the hidden tests run
   in the same kernel). Such submissions are flagged for a human; lab gates are also re-checked outside the
   sandbox by export.
@@ -15,8 +15,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-# Evidence files whose bytes record a particular run; the data card and environment may legitimately match.
-RUN_FILES = ("baseline.jsonl", "training_log.jsonl", "eval_results.json", "loss_curve.png")
+# Evidence files stamped with wall-clock times, so no two runs write them identically. (Seeded CPU runs are
+# deterministic: two honest students may well produce identical eval_results.json and loss_curve.png.)
+RUN_FILES = ("baseline.jsonl", "training_log.jsonl")
 SUSPICIOUS = re.compile(
     r"input_transformers|ast_transformers|events\.register|set_custom_exc|sys\.settrace|sys\.setprofile"
     r"|register_magic_function|get_ipython\(\)\.(run_cell|ex|ev)\b|__builtins__|builtins\.(open|print)\s*="
