@@ -112,7 +112,8 @@ def build_quiz(path: Path) -> tuple[str, nbformat.NotebookNode]:
 
 
 def new_notebook(cells: list) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook(cells=cells)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     nb.nbformat, nb.nbformat_minor = 4, 4
     for cell in nb.cells:  # nbformat 4.4: no random cell ids, so builds are byte-for-byte reproducible

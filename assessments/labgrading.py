@@ -90,7 +90,7 @@ from helpers.evidence import check_gate, format_report
 warnings.filterwarnings("ignore")  # a library warning on stderr would zero a graded cell
 EVIDENCE = Path("evidence")
 LOCKED_TEST = Path("{locked_test}")  # the instructor's copy is restored here when graded
-STUDENT_ID = os.environ.get("{student_env}")  # set by the grader's sandbox from the submission folder
+GRADER_STUDENT_ID = os.environ.get("{student_env}")  # set by the grader's sandbox from the submission folder
 
 
 def run_gate(name):
@@ -112,9 +112,9 @@ GATE_VISIBLE = '''result = run_gate("{gate}")
 assert result.score > 0, "this gate found nothing it could accept: see the report above"'''
 
 GATE_HIDDEN = {
-    "reproducibility": '''if STUDENT_ID and packet_student() != STUDENT_ID:
+    "reproducibility": '''if GRADER_STUDENT_ID and packet_student() != GRADER_STUDENT_ID:
     print(f"FAIL reproducibility: manifest.json records student_id {packet_student()!r}, but this "
-          f"submission is from {STUDENT_ID!r}: the packet must come from your own run")
+          f"submission is from {GRADER_STUDENT_ID!r}: the packet must come from your own run")
     result.score = 0.0''',
 }
 GATE_CREDIT = "round({points} * result.score, 3)  # partial credit: points x the share of checks passed"

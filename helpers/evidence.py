@@ -894,3 +894,18 @@ def format_report(results: dict[str, GateResult]) -> str:
     verdict = " The packet passes the gate." if passed == len(results) else ""
     lines.append(f"{passed}/{len(results)} gates passed.{verdict}")
     return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m helpers.evidence [EVIDENCE_DIR]`: print the gate report; exit 1 unless every gate passes."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    folder = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "labs" / "evidence"
+    results = validate_packet(folder)
+    print(f"Evidence packet: {folder}\n{format_report(results)}")
+    return 0 if all(r.passed for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -206,3 +206,27 @@ def git_commit() -> str:
         return result.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+QUIZ = {
+    "q1": ("b", "a timestamped baseline from the same model is the only proof of the 'before' numbers."),
+    "q2": ("a", "TRL casts LoRA weights of a quantized model to bf16; the fp16 grad scaler cannot unscale bf16."),
+    "q3": ("b", "ROUGE-L rewards shared wording, so '30 hours' vs '72 hours' still scores high; key facts catch it."),
+    "q4": ("b", "SFT on a small set teaches the facts it saw and the answer style; it does not add unseen knowledge."),
+}
+
+
+def check_answers(answers: dict[str, str | None]) -> int:
+    """Print correct/incorrect and why for each quiz answer; returns how many are correct."""
+    correct = 0
+    for key, (expected, why) in QUIZ.items():
+        given = (answers.get(key) or "").strip().lower()
+        if not given:
+            print(f"{key}: not answered yet - set it to a, b or c.")
+        elif given == expected:
+            correct += 1
+            print(f"{key}: correct - {why}")
+        else:
+            print(f"{key}: incorrect ({given}); the answer is {expected}: {why}")
+    print(f"{correct}/{len(QUIZ)} correct")
+    return correct

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import nbformat
 
-from assessments import build
+from assessments import build, sandbox
 
 ASSESSMENTS = build.HERE
+
+
+def sandbox_ready() -> bool:
+    try:
+        sandbox.check_available()
+        return True
+    except sandbox.SandboxUnavailable:
+        return False
 
 
 def scratch_course(root: Path, assignments: list[str]) -> Path:

@@ -20,6 +20,7 @@ from assessments_fixtures import (
     hostile_targets,
     notebook_bytes,
     quiz_submission,
+    sandbox_ready,
     scratch_course,
     zip_upload,
 )
@@ -28,20 +29,12 @@ from nbgrader.preprocessors import IgnorePattern
 from nbgrader.utils import determine_grade
 from traitlets.config import Config
 
-from assessments import cli, sandbox, student
+from assessments import cli, student
 from assessments.build import REPO
 from assessments.export import export
 
 QUIZ = "ch00_quiz"
 POINTS = {"ch00_fp32_mb_test": 1.0, "ch00_bytes_fn_test": 2.0, "ch00_tied_test": 1.0, "ch00_t4_test": 1.0}
-
-
-def sandbox_ready() -> bool:
-    try:
-        sandbox.check_available()
-        return True
-    except sandbox.SandboxUnavailable:
-        return False
 
 
 pytestmark = pytest.mark.skipif(
