@@ -97,3 +97,37 @@ def test_no_evidence_file_shares_a_path_with_a_shipped_source_file():
     evidence = {f"evidence/{name}" for name in PACKET_FILES}
     assert not shipped & evidence
     assert all(not path.startswith("evidence/") for path in shipped)
+
+
+def test_student_export_zips_notebook_and_evidence_with_a_sha256_manifest(packet, tmp_path, capsys):
+    import json
+    import zipfile
+
+    from assessments import student
+
+    folder = packet("erin").parent
+    notebook = folder / "Copy of lab1_qlora_sft.ipynb"
+    notebook.write_text((student.Path(__file__).parent.parent / "labs" / "lab1_qlora_sft.ipynb").read_text())
+    upload = student.export(notebook, "erin", tmp_path / "out")
+    assert upload.name == "lab1-erin.zip"
+    with zipfile.ZipFile(upload) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("submission_manifest.json"))
+    assert {"lab1_qlora_sft.ipynb", "evidence/manifest.json", "evidence/baseline.jsonl"} <= names
+    assert manifest["student_id"] == "erin" and set(manifest["files"]) == names - {"submission_manifest.json"}
+    assert student.verify_upload(upload) == []
+    # exporting someone else's packet under your id warns at once
+    student.export(notebook, "frank", tmp_path / "out")
+    assert "records student_id='erin'" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="student id"):
+        student.export(notebook, "not valid!", tmp_path)
+
+
+def test_student_packet_check_prints_the_validators_report(packet, capsys):
+    from assessments.student import check_packet
+
+    folder = packet("gina")
+    assert check_packet(folder) is True
+    simulate.few_failure_cases(folder)
+    assert check_packet(folder) is False
+    assert "FAIL  failure_analysis" in capsys.readouterr().out

@@ -132,3 +132,18 @@ def test_bad_spec_names_the_file_and_field(tmp_path):
     spec.write_text("assignment: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         build_quiz(spec)
+
+
+def test_committed_release_is_up_to_date():
+    from assessments.cli import release_is_stale
+
+    assert release_is_stale() == [], "run `python -m assessments.cli release` and commit assessments/release/"
+
+
+def test_assessment_code_and_generated_notebooks_are_lint_clean():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "assessments"], cwd=build.REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
