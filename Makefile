@@ -46,3 +46,24 @@ lab1: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CUDA_VISIBLE_DEVICES= \
 		$(PY) tools/run_notebook.py labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
 	$(PY) -m helpers.evidence labs/evidence
+
+# ---- Assessments (assessments/README.md): the nbgrader course, its sandbox and its benchmark.
+.PHONY: assess-setup assess-release assess-check assess-test bench-autograde
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# bubblewrap confines student code during autograde; CI machines may lack it, so install it when missing.
+assess-setup:
+	@command -v bwrap >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@bwrap --version
+
+assess-release: setup
+	$(PY) -m assessments.cli release
+
+assess-check: setup
+	$(PY) -m assessments.cli check
+
+assess-test: setup assess-setup
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_SANDBOX=1 $(PY) -m pytest tests/test_assessments_*.py
+
+bench-autograde: setup assess-setup
+	$(PY) bench/autograde.py

@@ -1,0 +1,60 @@
+"""nbgrader configuration of the course. nbgrader reads it when run from this folder (the CLI does that)."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The CLI points this at a scratch course in tests and benchmarks; by default it is this folder.
+ROOT = os.environ.get("WORKBOOK_COURSE_ROOT", HERE)
+if os.path.isdir(os.path.join(HERE, "..", "helpers")):
+    sys.path.insert(0, os.path.dirname(HERE))  # so nbgrader can import assessments.sandbox
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "post-training-workbook"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+# Evidence travels with the notebook; keep nbgrader from skipping or truncating it.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+c.CourseDirectory.max_file_size = 20_000  # kB per file copied into autograded/
+
+# Autograde: every kernel runs under bubblewrap (assessments/sandbox.py), no network, private filesystem.
+c.Execute.kernel_manager_class = "assessments.sandbox.SandboxKernelManager"
+c.Execute.timeout = int(os.environ.get("WORKBOOK_CELL_TIMEOUT", "60"))  # seconds per cell, then interrupted
+c.Execute.startup_timeout = 60
+c.Execute.interrupt_on_timeout = True
+# After an interrupt, late output must not fail the whole notebook (nbgrader's default would discard it).
+c.Execute.raise_on_iopub_timeout = False
+c.Execute.iopub_timeout = 10
+# Library warnings on stderr would zero a test cell (nbgrader counts any stderr as failure); drop them.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"\b\w*Warning\b|pip install kernels|huggingface/tokenizers"
+
+# Student release: answer stubs, and hidden tests stripped.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearHiddenTests.enforce_metadata = True
+c.GenerateAssignment.create_assignment = True
+
+# Deleted or unmarked graded cells come back before nbgrader restores the instructor's text.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "assessments.preprocessors.RestoreMissingCells",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Feedback HTML: hidden tests removed, and tracebacks in their cells cut to the message.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "assessments.preprocessors.HideHiddenTestDetails",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+# Uploads: safe unpacking, student id from the file name, evidence files kept.
+c.ZipCollectApp.extractor_plugin = "assessments.collect.SafeExtractor"
+c.ZipCollectApp.collector_plugin = "assessments.collect.WorkbookCollector"
+
+# Timestamped logs: how long each submission took is readable from the autograde log.
+c.NbGrader.log_format = "%(asctime)s.%(msecs)03d [%(name)s | %(levelname)s] %(message)s"
+c.NbGrader.log_datefmt = "%H:%M:%S"
