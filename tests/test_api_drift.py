@@ -30,6 +30,10 @@ CONFIG_CLASSES = {
 }
 
 
+# Unsloth's loaders take their own keywords (max_seq_length, load_in_4bit); Unsloth only installs on a GPU.
+UNSLOTH_RECEIVERS = {"FastLanguageModel", "FastModel"}
+
+
 def _load(spec: str):
     module, name = spec.split(":")
     return getattr(__import__(module, fromlist=[name]), name)
@@ -76,6 +80,9 @@ def keyword_uses() -> list[tuple[str, str, str]]:
                 continue
             func = node.func
             callee = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            receiver = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else None
+            if receiver in UNSLOTH_RECEIVERS:
+                continue
             if callee in CONFIG_CLASSES or callee == "from_pretrained":
                 uses += [(f"{label}:{node.lineno}", callee, kw.arg) for kw in node.keywords if kw.arg]
     return uses
