@@ -189,14 +189,3 @@ def test_records_are_plain_json(tmp_path):
     session = PreferenceSession(make_pairs(1), tmp_path / "picks.jsonl")
     record = session.pick("A")
     assert json.loads(json.dumps(record)) == record
-
-
-def test_selfcheck_prints_right_and_wrong(capsys):
-    from helpers.selfcheck import check
-
-    assert check("sum", 4, 4)
-    assert check("close", 0.6931, 0.693, tol=0.001)
-    assert not check("wrong", "B", "A", "the chosen answer is A")
-    assert not check("not a number", "abc", 1.0, tol=0.1)
-    out = capsys.readouterr().out
-    assert "✓ sum" in out and "✗ wrong: expected 'A', got 'B' — the chosen answer is A" in out
