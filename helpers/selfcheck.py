@@ -12,6 +12,7 @@ import math
 from numbers import Real
 from typing import Any
 
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
