@@ -71,7 +71,7 @@ def main() -> None:
     modes = [True] if options.fast_only else [True, False]
     for fast in modes:
         for path in NOTEBOOKS:
-            result = run(path, fast, timeout=900 if fast else 1800)
+            result = run(path, fast, timeout=1800 if fast else 3600)
             print(json.dumps(result))
             results["runs"].append(result)
     RESULT.parent.mkdir(parents=True, exist_ok=True)
