@@ -57,6 +57,9 @@ def run(path: str, fast: bool, timeout: int) -> dict:
             os.environ.pop("WORKBOOK_FAST", None)
         else:
             os.environ["WORKBOOK_FAST"] = previous
+    executed = ROOT / "build" / "executed" / f"{'fast' if fast else 'full'}_{Path(path).name}"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed)  # the executed copy, for reading the outputs
     cpu_end = os.times()  # the kernel is a child process, reaped when the client shuts it down
     kernel_cpu = sum(cpu_end[2:4]) - sum(cpu_start[2:4])  # children_user + children_system
     return {"notebook": path, "mode": "FAST" if fast else "full", "seconds": round(time.perf_counter() - start, 1),

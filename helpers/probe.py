@@ -7,26 +7,37 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def hidden_features(model: Any, tokenizer: Any, texts: Sequence[str], layer: int = -1, batch_size: int = 16) -> Any:
-    """Mean-pooled hidden states of `layer` for each text (no gradients): a (len(texts), hidden) float tensor."""
+def hidden_features_by_layer(
+    model: Any, tokenizer: Any, texts: Sequence[str], layers: Sequence[int] = (-1,), batch_size: int = 16
+) -> dict[int, Any]:
+    """Mean-pooled hidden states for several layers from one forward pass: {layer: (len(texts), hidden) tensor}."""
     import torch
 
     if not texts:
         raise ValueError("No texts to encode: pass at least one string.")
     n_layers = model.config.num_hidden_layers
-    if not -(n_layers + 1) <= layer <= n_layers:
-        raise ValueError(f"layer must be in [-{n_layers + 1}, {n_layers}] (0 = embeddings), got {layer}.")
+    for layer in layers:
+        if not -(n_layers + 1) <= layer <= n_layers:
+            raise ValueError(f"layer must be in [-{n_layers + 1}, {n_layers}] (0 = embeddings), got {layer}.")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
-    chunks = []
+    chunks: dict[int, list[Any]] = {layer: [] for layer in layers}
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(list(texts[start : start + batch_size]), return_tensors="pt", padding=True).to(model.device)
         with torch.no_grad():
-            states = model(**batch, output_hidden_states=True).hidden_states[layer]
-        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-        chunks.append(((states * mask).sum(1) / mask.sum(1)).float().cpu())
-    return torch.cat(chunks)
+            states = model(**batch, output_hidden_states=True).hidden_states
+        mask = batch["attention_mask"].unsqueeze(-1)
+        for layer in layers:
+            chosen = states[layer]
+            weights = mask.to(chosen.dtype)
+            chunks[layer].append(((chosen * weights).sum(1) / weights.sum(1)).float().cpu())
+    return {layer: torch.cat(parts) for layer, parts in chunks.items()}
+
+
+def hidden_features(model: Any, tokenizer: Any, texts: Sequence[str], layer: int = -1, batch_size: int = 16) -> Any:
+    """Mean-pooled hidden states of one `layer` for each text (no gradients): a (len(texts), hidden) tensor."""
+    return hidden_features_by_layer(model, tokenizer, texts, (layer,), batch_size)[layer]
 
 
 @dataclass

@@ -59,3 +59,30 @@ def test_hidden_features_bad_inputs():
         hidden_features(Model(), None, [])
     with pytest.raises(ValueError, match="layer"):
         hidden_features(Model(), None, ["x"], layer=5)
+
+
+def test_hidden_features_by_layer_on_a_tiny_model():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from helpers.probe import hidden_features_by_layer
+
+    class Tok:
+        pad_token, eos_token = "<p>", "<p>"
+
+        def __call__(self, texts, return_tensors, padding):
+            width = max(len(t) for t in texts)
+            ids = torch.tensor([[ord(c) % 50 for c in t] + [0] * (width - len(t)) for t in texts])
+            mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in texts])
+            return _Batch(input_ids=ids, attention_mask=mask)
+
+    class _Batch(dict):
+        def to(self, device):
+            return self
+
+    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2)
+    model = LlamaForCausalLM(config)
+    feats = hidden_features_by_layer(model, Tok(), ["abc", "hello"], layers=(0, -1))
+    assert set(feats) == {0, -1} and feats[-1].shape == (2, 16)
+    single = hidden_features(model, Tok(), ["abc", "hello"], layer=-1)
+    assert torch.allclose(single, feats[-1], atol=1e-5)
