@@ -1,0 +1,58 @@
+"""Show which tokens of a training example the loss sees, from the labels a trainer actually built."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+IGNORE_INDEX = -100
+MASKED_STYLE = "background:rgba(99,102,241,0.25)"
+TRAINED_STYLE = "background:rgba(34,197,94,0.35)"
+
+
+def _as_list(values: Any) -> list[int]:
+    values = values.tolist() if hasattr(values, "tolist") else list(values)
+    if values and isinstance(values[0], list):  # a batch of one
+        if len(values) != 1:
+            raise ValueError(f"Pass one example, not a batch of {len(values)}.")
+        values = values[0]
+    return [int(v) for v in values]
+
+
+def label_spans(tokenizer: Any, input_ids: Any, labels: Any) -> list[tuple[str, bool]]:
+    """(token text, trained?) per position: trained when the label is not -100.
+
+    labels are aligned with input_ids (the model shifts them internally), as TRL and transformers build them.
+    """
+    ids, labs = _as_list(input_ids), _as_list(labels)
+    if len(ids) != len(labs):
+        raise ValueError(f"input_ids has {len(ids)} positions but labels has {len(labs)}: they must align.")
+    if any(lab != IGNORE_INDEX and lab != tok for lab, tok in zip(labs, ids, strict=True)):
+        raise ValueError("Some labels differ from their input_ids: pass unshifted labels as the collator built them.")
+    return [(tokenizer.decode([tok]), lab != IGNORE_INDEX) for tok, lab in zip(ids, labs, strict=True)]
+
+
+def mask_counts(labels: Any) -> tuple[int, int]:
+    """(masked, trained) token counts."""
+    labs = _as_list(labels)
+    masked = sum(lab == IGNORE_INDEX for lab in labs)
+    return masked, len(labs) - masked
+
+
+def spans_html(spans: Sequence[tuple[str, bool]]) -> str:
+    """Tokens as coloured chips: blue = label -100 (no loss), green = trained."""
+    chips = []
+    for text, trained in spans:
+        shown = html.escape(text).replace("\n", "\\n")
+        style = TRAINED_STYLE if trained else MASKED_STYLE
+        chips.append(f"<span style='{style};padding:1px 2px;margin:1px;border-radius:3px;"
+                     f"font-family:monospace;white-space:pre'>{shown}</span>")
+    legend = (f"<div><span style='{MASKED_STYLE};padding:0 6px'>label = -100 (masked)</span> "
+              f"<span style='{TRAINED_STYLE};padding:0 6px'>trained (loss computed)</span></div>")
+    return legend + "<div style='line-height:1.9'>" + "".join(chips) + "</div>"
+
+
+def spans_text(spans: Sequence[tuple[str, bool]]) -> str:
+    """The same, as plain text: trained tokens in [brackets]."""
+    return "".join(f"[{t}]" if trained else t for t, trained in spans)
