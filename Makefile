@@ -27,7 +27,7 @@ notebooks: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m notebook
 
 test: setup lint
-	WORKBOOK_FAST=1 $(PY) -m pytest
+	WORKBOOK_FAST=1 $(PY) -m pytest --durations=15
 
 sync: setup
 	$(PY) tools/nbsync.py
