@@ -19,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import ROOT
+from helpers.install import read_tagged
 
-LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
-REQUIREMENTS_GGUF = ROOT / "requirements-gguf.txt"
+# Opt-in pins, on the `# gguf:` line of requirements.txt (llama-cpp-python has no wheel on PyPI: pip compiles
+# llama.cpp once and caches the wheel; the converter imports sentencepiece even for BPE tokenizers).
+GGUF_PINS = read_tagged("gguf")
+LLAMA_CPP_PYTHON = next(pin for pin in GGUF_PINS if pin.startswith("llama-cpp-python=="))
 SOURCE_DIR = ROOT / "build" / "llama-cpp-python-src"
 CONVERTER = "vendor/llama.cpp/convert_hf_to_gguf.py"
 ENABLE_HINT = (
@@ -137,9 +140,9 @@ def fetch_source() -> Path:
 
 
 def setup() -> None:
-    """Install requirements-gguf.txt (compiles llama-cpp-python once) and fetch the converter source."""
-    print(f"Installing {REQUIREMENTS_GGUF.name} (the first time compiles llama.cpp: several minutes)...")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS_GGUF)], check=True)
+    """Install the `# gguf:` pins (compiles llama-cpp-python once) and fetch the converter source."""
+    print(f"Installing {' '.join(GGUF_PINS)} (the first time compiles llama.cpp: several minutes)...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *GGUF_PINS], check=True)
     print("Converter:", fetch_source())
 
 
