@@ -117,8 +117,15 @@ def test_hostile_submission_is_contained(graded):
     report = json.loads((course / "autograded/mallory" / QUIZ / "hostile_report.json").read_text())
     assert all(v.startswith("denied") for v in report["read"].values()), report["read"]
     assert all(v.startswith("denied") for v in report["net"].values()), report["net"]
+    # /tmp inside the sandbox is a private tmpfs: a write to a path under /tmp (the host /tmp, or a clone or
+    # course that lives there, as in CI) lands in it, not on the host. The host-side checks below prove that.
+    in_private_tmp = {"host /tmp"}
+    if str(REPO).startswith("/tmp/"):
+        in_private_tmp.add("repository")
+    if str(course).startswith("/tmp/"):
+        in_private_tmp |= {"course folder", "release folder"}
     for label, outcome in report["write"].items():
-        if label != "host /tmp":  # /tmp inside is a private tmpfs: the write lands there, not on the host
+        if label not in in_private_tmp:
             assert outcome.startswith("denied"), (label, outcome)
     assert not (course / "hacked.txt").exists() and not (REPO / f"hacked-{graded['marker']}.txt").exists()
     assert not os.path.exists(f"/tmp/hostile-{graded['marker']}.txt")
