@@ -11,10 +11,12 @@ import time
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError
 
 from tools.nbsync import KERNELSPEC, ROOT, course_notebooks
 
 NOTEBOOKS = course_notebooks()
+CELL_TIMEOUT_S = 300  # the slowest FAST cell takes ~220 s on a loaded 2-core machine
 IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
 
 
@@ -37,14 +39,18 @@ def test_badges_and_bootstrap_cells_are_stamped_from_config():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_executes_in_fast_mode(path):
     nb = nbformat.read(path, as_version=4)
+    resources = {"metadata": {"path": str(path.parent)}}
     env_before = os.environ.get("WORKBOOK_FAST")
     os.environ["WORKBOOK_FAST"] = "1"  # the kernel inherits this process's environment
     try:
-        client = NotebookClient(
-            nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-        )
         start = time.perf_counter()
-        client.execute()
+        try:
+            client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources)
+            client.execute()
+        except CellTimeoutError:
+            # nbclient sometimes waits forever for a message the (idle) kernel already sent; one fresh retry.
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources).execute()
     finally:
         if env_before is None:
             os.environ.pop("WORKBOOK_FAST", None)
