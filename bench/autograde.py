@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -28,19 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from assessments import cli, simulate  # noqa: E402
 from assessments.export import export  # noqa: E402
+from bench.machine import describe  # noqa: E402
 
 STUDENT_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) .*Creating/updating student with ID '([^']+)'")
 LAST_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) ")
-
-
-def machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    total_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
-    return {"cpu_count": os.cpu_count(), "cpu_model": model, "ram_gb": round(total_kb / 1e6, 1),
-            "python": platform.python_version(), "load_average_at_start": os.getloadavg(),
-            "note": "shared development machine: other engineers' jobs ran at the same time, so times are pessimistic"}
 
 
 def build_course(root: Path, assignment: str, n: int) -> tuple[Path, list[str]]:
@@ -93,7 +83,7 @@ def main(argv: list[str]) -> int:
     default = "lab1" if (cli.HERE / "release" / "lab1").is_dir() else "ch04_quiz"
     parser.add_argument("--assignment", default=default)
     args = parser.parse_args(argv)
-    result = {"machine": machine(), "assignment": args.assignment, "n_submissions": args.n}
+    result = {"machine": describe(), "assignment": args.assignment, "n_submissions": args.n}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         course, students = build_course(Path(tmp), args.assignment, args.n)

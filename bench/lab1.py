@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -21,27 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from helpers.evidence import validate_packet  # noqa: E402
 
 EVIDENCE = ROOT / "labs" / "evidence"
 NOTEBOOK = ROOT / "labs" / "lab1_qlora_sft.ipynb"
 BUDGET_S = {"fast": 180, "full": 900}
-
-
-def machine() -> dict[str, object]:
-    """CPU count, CPU model, RAM and load, for reading the timings."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line), None)
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    ram_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "ram_gb": round(ram_kb / 1024**2, 1),
-        "python": platform.python_version(),
-        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "note": "shared machine: other engineers' jobs ran at the same time, so times are pessimistic",
-    }
 
 
 def run_mode(mode: str) -> dict[str, object]:
@@ -86,7 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
     args = parser.parse_args()
-    report: dict[str, object] = {"machine": machine(), "model": "SmolLM2-135M-Instruct, NF4 on CPU"}
+    report: dict[str, object] = {"machine": describe(), "model": "SmolLM2-135M-Instruct, NF4 on CPU"}
     for mode in args.modes:
         print(f"running {mode} ...", flush=True)
         report[mode] = run_mode(mode)

@@ -1,9 +1,11 @@
 """Time course notebooks headless, in FAST and/or full mode, and write the figures as JSON.
 
-    python bench/notebooks.py chapters/00_setup.ipynb --modes fast full --out bench/results/setup.json
+    .venv/bin/python bench/notebooks.py                                  # every notebook, FAST
+    .venv/bin/python bench/notebooks.py chapters/04_peft_lora.ipynb --modes fast full
 
-Each run executes the notebook in a fresh kernel with nbclient, as the test suite does. The JSON records the
-machine (CPU model, cores, RAM) and the load average before each run, because a busy machine slows every figure.
+Each run executes the notebook in a fresh kernel, as the test suite does (tools/run_notebook.execute). Results
+are merged into bench/results/notebooks.json, one entry per notebook and mode, each with the machine and its
+load average before the run. The budgets are the issues' limits on the 2-core CPU machine.
 """
 
 from __future__ import annotations
@@ -11,80 +13,58 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe  # noqa: E402
+from tools.nbsync import course_notebooks  # noqa: E402
+from tools.run_notebook import execute  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "notebooks.json"
+BUDGET_S = {"fast": 180, "full": 1200}  # lab 1: 180 s FAST, 900 s full (bench/lab1.py also checks its scores)
+LAB_FULL_BUDGET_S = 900
 
 
-def machine() -> dict:
-    """What the figures were measured on."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem_kb = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
-    )
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gb": round(mem_kb / 1024**2, 1),
-        "gpu": None,
-        "python": platform.python_version(),
-        "os": platform.platform(),
-    }
-
-
-def run(path: Path, fast: bool) -> dict:
-    """Execute one notebook; return its wall time and status."""
-    os.environ["WORKBOOK_FAST"] = "1" if fast else "0"
-    nb = nbformat.read(path, as_version=4)
-    load = os.getloadavg()[0]
-    start = time.perf_counter()
-    error = None
+def run(path: Path, mode: str) -> dict:
+    """Execute one notebook; a failure is a result to record, not a crash."""
+    machine = describe()
+    error, seconds = None, None
     try:
-        NotebookClient(
-            nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-        ).execute()
-    except Exception as exc:  # a failing notebook is a result to record, not a crash
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        _, seconds = execute(path, fast=mode == "fast", timeout=3600, keep=False)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
+    budget = LAB_FULL_BUDGET_S if (mode == "full" and path.parent.name == "labs") else BUDGET_S[mode]
     return {
-        "notebook": path.relative_to(ROOT).as_posix(),
-        "mode": "fast" if fast else "full",
-        "seconds": round(time.perf_counter() - start, 1),
-        "load_average_before": round(load, 2),
+        "seconds": None if seconds is None else round(seconds, 1),
+        "budget_s": budget,
+        "within_budget": seconds is not None and seconds <= budget,
         "error": error,
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
     }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter and lab")
     parser.add_argument("--modes", nargs="+", choices=["fast", "full"], default=["fast"])
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    results = [run(nb.resolve(), mode == "fast") for mode in args.modes for nb in args.notebooks]
-    for r in results:
-        print(f"{r['notebook']:<45} {r['mode']:<5} {r['seconds']:>8.1f} s  {r['error'] or 'ok'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "results": results,
-    }
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    return 1 if any(r["error"] for r in results) else 0
+    paths = [p.resolve() for p in args.notebooks] or course_notebooks()
+    report = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    failed = False
+    for mode in args.modes:
+        for path in paths:
+            key = path.relative_to(ROOT).as_posix()
+            result = run(path, mode)
+            report.setdefault(key, {})[mode] = result
+            failed |= result["error"] is not None
+            print(f"{key:<45} {mode:<5} {result['seconds'] or '-':>8} s  {result['error'] or 'ok'}", flush=True)
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(dict(sorted(report.items())), indent=2) + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
 import sys
-import time
+from urllib.parse import unquote
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError
 
 from tools.nbsync import KERNELSPEC, ROOT, course_notebooks
+from tools.run_notebook import execute
 
 NOTEBOOKS = course_notebooks()
 CELL_TIMEOUT_S = 300  # the slowest FAST cell takes ~220 s on a loaded 2-core machine
@@ -38,25 +36,29 @@ def test_badges_and_bootstrap_cells_are_stamped_from_config():
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_executes_in_fast_mode(path):
-    nb = nbformat.read(path, as_version=4)
-    resources = {"metadata": {"path": str(path.parent)}}
-    env_before = os.environ.get("WORKBOOK_FAST")
-    os.environ["WORKBOOK_FAST"] = "1"  # the kernel inherits this process's environment
-    try:
-        start = time.perf_counter()
-        try:
-            client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources)
-            client.execute()
-        except CellTimeoutError:
-            # nbclient sometimes waits forever for a message the (idle) kernel already sent; one fresh retry.
-            nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=resources).execute()
-    finally:
-        if env_before is None:
-            os.environ.pop("WORKBOOK_FAST", None)
-        else:
-            os.environ["WORKBOOK_FAST"] = env_before
-    print(f"{path.name}: {time.perf_counter() - start:.1f} s")
-    executed = ROOT / "build" / "executed"
-    executed.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, executed / path.name)  # the executed copy, for reading the outputs
+    _, seconds = execute(path, fast=True, timeout=CELL_TIMEOUT_S)  # the executed copy lands in build/executed/
+    print(f"{path.name}: {seconds:.1f} s")
+
+
+def _anchors(path) -> set[str]:
+    """Heading anchors as Jupyter makes them: the heading text with spaces turned into dashes."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        line.lstrip("#").strip().replace(" ", "-")
+        for cell in nb["cells"]
+        if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("#")
+    }
+
+
+def test_links_between_notebooks_reach_a_real_section():
+    link = re.compile(r"\]\(((?:\.\./)?(?:chapters/|labs/)?[0-9a-z_]*(?:\.ipynb)?)#([^)\s]+)\)")
+    by_name = {p.name: p for p in NOTEBOOKS}
+    broken = []
+    for path in [*NOTEBOOKS, ROOT / "README.md"]:
+        for target, anchor in link.findall(path.read_text(encoding="utf-8")):
+            name = target.rsplit("/", 1)[-1] or path.name
+            if name not in by_name or unquote(anchor) not in _anchors(by_name[name]):
+                broken.append(f"{path.name} -> {target}#{anchor}")
+    assert not broken, "links to missing notebooks or sections:\n" + "\n".join(broken)

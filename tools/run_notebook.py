@@ -3,7 +3,8 @@
     .venv/bin/python tools/run_notebook.py labs/lab1_qlora_sft.ipynb [--fast] [--timeout 1800]
 
 The kernel inherits this process's environment; `--fast` sets WORKBOOK_FAST=1. The executed notebook goes to
-build/executed/<name>. Exits non-zero, naming the failing cell, when a cell raises.
+build/executed/<name>. Exits non-zero, naming the failing cell, when a cell raises. The test suite and the
+notebook benchmark execute notebooks through `execute` below.
 """
 
 from __future__ import annotations
@@ -13,29 +14,72 @@ import os
 import sys
 import time
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
+EXECUTED = ROOT / "build" / "executed"
+POLL_SLICE_S = 1.0
 
 
-def run(path: Path, fast: bool, timeout: int) -> float:
-    """Execute the notebook in its own folder; returns the wall time in seconds."""
-    if fast:
-        os.environ["WORKBOOK_FAST"] = "1"
+def _poll_in_slices(channel: Any) -> None:
+    """Make `channel.get_msg` wait in short slices instead of one long poll.
+
+    After a burst of widget messages, an asyncio zmq poll can miss the wake-up for a reply that has already
+    arrived (jupyter/nbclient#312): the cell then hangs, with the kernel idle, until the cell timeout. A fresh
+    poll sees the queued message at once, so re-polling every second bounds that stall to one second.
+    """
+    wait_for_message = channel.get_msg
+
+    async def get_msg(timeout: float | None = None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await wait_for_message(timeout=min(POLL_SLICE_S, left))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+class SteadyClient(NotebookClient):
+    """A NotebookClient whose shell and IOPub channels re-poll every second (see `_poll_in_slices`)."""
+
+    async def async_start_new_kernel_client(self) -> Any:
+        client = await super().async_start_new_kernel_client()
+        _poll_in_slices(client.shell_channel)
+        _poll_in_slices(client.iopub_channel)
+        return client
+
+
+def execute(path: Path, *, fast: bool, timeout: int, keep: bool = True) -> tuple[nbformat.NotebookNode, float]:
+    """Execute the notebook in its own folder, as Jupyter does; returns it and the wall time in seconds.
+
+    WORKBOOK_FAST is set for the kernel and restored afterwards. With `keep`, the executed copy (outputs
+    included, also after a failure) is written to build/executed/<name>.
+    """
     nb = nbformat.read(path, as_version=4)
-    resources = {"metadata": {"path": str(path.parent)}}  # run in the notebook's folder, as Jupyter does
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources)
+    previous = os.environ.get("WORKBOOK_FAST")
+    os.environ["WORKBOOK_FAST"] = "1" if fast else "0"
     start = time.perf_counter()
     try:
-        client.execute()
+        SteadyClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+                     ).execute()  # fmt: skip
     finally:
-        executed = ROOT / "build" / "executed"
-        executed.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, executed / path.name)
-    return time.perf_counter() - start
+        if previous is None:
+            os.environ.pop("WORKBOOK_FAST", None)
+        else:
+            os.environ["WORKBOOK_FAST"] = previous
+        if keep:
+            EXECUTED.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, EXECUTED / path.name)
+    return nb, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.notebook} does not exist.", file=sys.stderr)
         return 2
     try:
-        seconds = run(args.notebook.resolve(), args.fast, args.timeout)
+        _, seconds = execute(args.notebook.resolve(), fast=args.fast, timeout=args.timeout)
     except CellExecutionError as error:
         print(f"{args.notebook} failed:\n{str(error)[-3000:]}", file=sys.stderr)
         return 1
