@@ -110,13 +110,14 @@ def main(argv: list[str]) -> int:
         "target_s_per_submission": 15,
         "graded": len(times), "not_graded": missing,
         "full_marks": sum(1 for s in report.values() for a in s.values() if a["score"] == a["max_score"]),
+        "expected_full_marks": sum(1 for i in range(args.n) if i % 5 != 4) if args.assignment == "lab1" else args.n,
         "per_student_s": times,
     })
     result["machine"]["load_average_at_end"] = os.getloadavg()
     out = ROOT / "bench" / "results" / "autograde.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "per_student_s"}, indent=2))
-    return 0 if not missing else 1
+    return 0 if not missing and result["full_marks"] == result["expected_full_marks"] else 1
 
 
 if __name__ == "__main__":

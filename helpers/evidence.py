@@ -835,8 +835,10 @@ def _check_rollback(packet: _Packet) -> GateResult:
             if not isinstance(adapter, dict) or adapter.get("sha256") not in hashes:
                 failures.append(f"adapter {adapter!r} from manifest.json is not in rollback.md with its sha256.")
                 continue
+            # Only an absolute path names the student's own files; a grader's machine holds none of them, and a
+            # relative path would be read against whatever folder the check happens to run in.
             path = Path(str(adapter.get("path", "")))
-            if path.exists() and sha256_path(path) != adapter["sha256"]:
+            if path.is_absolute() and path.exists() and sha256_path(path) != adapter["sha256"]:
                 failures.append(f"adapter {adapter.get('version')} at {path} no longer matches its recorded sha256.")
     return _result("rollback", 3, failures)
 

@@ -303,6 +303,18 @@ def test_adapter_changed_on_disk(packet):
     assert "no longer matches" in _failures(ev.validate_packet(packet), "rollback")
 
 
+def test_a_relative_adapter_path_is_not_read_against_the_checking_folder(packet, tmp_path, monkeypatch):
+    """A grader runs the check elsewhere: an unrelated labs/outputs/adapters/v1 there must not cost points."""
+    manifest = json.loads((packet / "manifest.json").read_text())
+    unrelated = tmp_path / "grader" / "labs" / "outputs" / "adapters" / "v1"
+    unrelated.mkdir(parents=True)
+    (unrelated / "adapter_model.safetensors").write_bytes(b"the instructor's own adapter")
+    manifest["adapters"][0]["path"] = "labs/outputs/adapters/v1"
+    ev.write_json(packet / "manifest.json", manifest)
+    monkeypatch.chdir(tmp_path / "grader")
+    assert "no longer matches" not in _failures(ev.validate_packet(packet), "rollback")
+
+
 def test_unexpected_shapes_never_raise(packet):
     ev.write_json(packet / "eval_results.json", {"per_example": [{"id": 1, "baseline": 5, "tuned": None}]})
     ev.write_json(packet / "manifest.json", {"files": [], "wall_times": 3, "dataset": "x", "model": []})
