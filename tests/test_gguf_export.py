@@ -44,18 +44,23 @@ def test_export_path_end_to_end(tools_ready, tmp_path):
     from helpers.quantization import gguf_metadata, gguf_tensors, gguf_type_summary
 
     f16 = gguf_export.convert_hf_to_gguf(offline_checkpoint(), tmp_path / "model-f16.gguf", outtype="f16")
-    assert gguf_metadata(f16)["general.architecture"] == "llama"
+    metadata = gguf_metadata(f16)
+    assert metadata["general.architecture"] == "llama"
+    assert (metadata["tokenizer.ggml.model"], metadata["tokenizer.ggml.pre"]) == ("gpt2", "smollm")
+    q8 = gguf_export.quantize_gguf(f16, tmp_path / "model-Q8_0.gguf", "Q8_0")
     q4 = gguf_export.quantize_gguf(f16, tmp_path / "model-Q4_K_M.gguf", "Q4_K_M")
-    assert q4.stat().st_size < 0.6 * f16.stat().st_size
+    assert q4.stat().st_size < q8.stat().st_size < 0.6 * f16.stat().st_size
     types = {row["type"] for row in gguf_type_summary(gguf_tensors(q4))}
     assert types & {"Q4_K", "Q5_0", "Q5_1", "Q6_K", "Q8_0", "Q4_0", "Q4_1"}, types
     with pytest.raises(ValueError, match="Unknown GGUF level"):
         gguf_export.quantize_gguf(f16, tmp_path / "x.gguf", "Q4_K_XL")
 
-    llm = gguf_export.load_llama(q4)
-    answer = gguf_export.llama_reply(llm, "What is the capital of France?", max_tokens=16)
+    question = "What is the capital of France?"
     model, tokenizer = load_model()
-    hf_answer = generate_reply(model, tokenizer, "What is the capital of France?", max_new_tokens=16)
-    print(f"\nllama.cpp Q4_K_M: {answer!r}\nHF fp32:          {hf_answer!r}")
-    assert answer.strip()
-    assert "paris" in (answer + hf_answer).lower()
+    answers = {"HF": generate_reply(model, tokenizer, question, max_new_tokens=16)}
+    for label, path in (("Q8_0", q8), ("Q4_K_M", q4)):
+        answers[label] = gguf_export.llama_reply(gguf_export.load_llama(path), question, max_tokens=16)
+    print("\n" + "\n".join(f"{label:>7}: {answer!r}" for label, answer in answers.items()))
+    # At 8 bits llama.cpp keeps the model's answer; at 4 bits a 135M model may lose it, so only ask for text.
+    assert "paris" in answers["HF"].lower() and "paris" in answers["Q8_0"].lower()
+    assert answers["Q4_K_M"].strip()

@@ -1,6 +1,7 @@
 """The one model loader: the offline model, quantization choices, and every bad input it must explain."""
 
 import importlib.util
+import json
 import warnings
 
 import pytest
@@ -20,6 +21,16 @@ def test_offline_model_is_the_real_smollm2(offline):
     assert "<|im_start|>" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
     assert tokenizer.eos_token == "<|im_end|>" == tokenizer.pad_token
     assert tokenizer.eos_token_id == model.config.eos_token_id == model.generation_config.eos_token_id == 2
+
+
+def test_tokenizer_is_smollm2_byte_level_bpe(offline):
+    """Digits split one by one and text round-trips; llama.cpp's converter must see a GPT-2-style tokenizer."""
+    _, tokenizer = offline
+    spec = json.loads((models.offline_checkpoint() / "tokenizer.json").read_text(encoding="utf-8"))
+    assert spec["model"]["byte_fallback"] is False and spec["decoder"]["type"] == "ByteLevel"
+    assert tokenizer.convert_ids_to_tokens(tokenizer("in 2024")["input_ids"])[-4:] == ["2", "0", "2", "4"]
+    text = "GDPR: 72 hours, 4% of turnover. Café 東京 🙂"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
 def test_checkpoint_is_safetensors_and_reused(monkeypatch):
