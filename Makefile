@@ -26,13 +26,14 @@ unit: setup
 notebooks: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m notebook
 
-test: setup lint
-	WORKBOOK_FAST=1 $(PY) -m pytest --durations=15
+# Everything: lint, unit tests, every notebook in FAST mode, the grading pipeline and the GGUF export path.
+test: setup lint gguf
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest --durations=15
 
 sync: setup
 	$(PY) tools/nbsync.py
 
-# Opt-in: the GGUF export of chapter 06 (compiles llama-cpp-python once; pip caches the wheel).
+# The GGUF export tools of chapter 06: compiles llama-cpp-python (~5 min on 2 cores; skipped once installed).
 gguf: setup
 	$(PY) -m helpers.gguf_export
 

@@ -1,16 +1,20 @@
 """The GGUF export path: Hugging Face checkpoint -> GGUF (llama.cpp's converter) -> Q4_K_M -> llama-cpp-python.
 
 llama.cpp's `convert_hf_to_gguf.py` ships inside the llama-cpp-python source distribution (vendor/llama.cpp).
-llama-cpp-python itself has no binary wheel on PyPI: pip compiles llama.cpp (minutes on 2 cores) and caches the
-wheel, so this path is an opt-in setup step, not part of requirements.txt:
+llama-cpp-python itself has no binary wheel on PyPI: pip compiles llama.cpp (about 5 minutes on 2 cores, without
+the multimodal library the course does not use), so this is a setup step of its own, not part of `make setup`:
 
     make gguf                      # once: builds llama-cpp-python, installs sentencepiece, fetches the source
     python -m helpers.gguf_export  # the same setup, for machines without make (Colab: prefix with !)
+
+`make test` (and so CI) runs `make gguf` first and sets WORKBOOK_REQUIRE_GGUF=1, so the export path is tested on
+every run; a bare pytest on a machine without the tools skips it with the command to run.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tarfile
@@ -19,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import ROOT
-from helpers.install import read_tagged
+from helpers.install import read_tagged, unmet
 
 # Opt-in pins, on the `# gguf:` line of requirements.txt (llama-cpp-python has no wheel on PyPI: pip compiles
 # llama.cpp once and caches the wheel; the converter imports sentencepiece even for BPE tokenizers).
 GGUF_PINS = read_tagged("gguf")
 LLAMA_CPP_PYTHON = next(pin for pin in GGUF_PINS if pin.startswith("llama-cpp-python=="))
+# llama-cpp-python's build option for its multimodal (llava/mtmd) library, which the export path never loads.
+LEAN_BUILD = "-DLLAVA_BUILD=OFF"
 SOURCE_DIR = ROOT / "build" / "llama-cpp-python-src"
 CONVERTER = "vendor/llama.cpp/convert_hf_to_gguf.py"
 ENABLE_HINT = (
@@ -140,9 +146,12 @@ def fetch_source() -> Path:
 
 
 def setup() -> None:
-    """Install the `# gguf:` pins (compiles llama-cpp-python once) and fetch the converter source."""
-    print(f"Installing {' '.join(GGUF_PINS)} (the first time compiles llama.cpp: several minutes)...")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *GGUF_PINS], check=True)
+    """Install the `# gguf:` pins that are missing (compiling llama-cpp-python) and fetch the converter source."""
+    missing = unmet(dict(pin.split("==", 1) for pin in GGUF_PINS))
+    if missing:
+        print(f"Installing {' '.join(missing)} (llama-cpp-python compiles llama.cpp: about 5 minutes on 2 cores)...")
+        env = {**os.environ, "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", LEAN_BUILD)}
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True, env=env)
     print("Converter:", fetch_source())
 
 

@@ -1,8 +1,8 @@
-"""The GGUF export path of chapter 06, end to end: merged checkpoint -> f16 GGUF -> Q4_K_M -> llama.cpp answer.
+"""The GGUF export path of chapter 06, end to end: checkpoint -> f16 GGUF -> Q8_0 and Q4_K_M -> llama.cpp answers.
 
-It needs the opt-in tools from `make gguf` (llama-cpp-python compiles llama.cpp once). Without them the test
-skips with the command to run, unless WORKBOOK_REQUIRE_GGUF=1 (set by `make test-gguf` and CI), where a missing
-tool is a failure: the path is covered, not skipped forever.
+It needs the tools from `make gguf` (llama-cpp-python compiles llama.cpp once). `make test` (and so CI) runs
+`make gguf` first and sets WORKBOOK_REQUIRE_GGUF=1: there a missing tool is a failure, so the path is tested on
+every run. A bare `pytest` without the tools skips it with the command to run.
 """
 
 from __future__ import annotations
