@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +34,15 @@ def run(path: Path, mode: str) -> dict:
     """Execute one notebook; a failure is a result to record, not a crash."""
     machine = describe()
     error, seconds = None, None
-    try:
-        _, seconds = execute(path, fast=mode == "fast", timeout=3600, keep=False)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
+    # A fresh checkpoint folder: a lab would otherwise resume a finished earlier run and time almost nothing.
+    with tempfile.TemporaryDirectory(prefix="bench-outputs-") as outputs:
+        os.environ["LAB1_OUTPUT_ROOT"] = outputs
+        try:
+            _, seconds = execute(path, fast=mode == "fast", timeout=3600, keep=False)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
+        finally:
+            os.environ.pop("LAB1_OUTPUT_ROOT", None)
     budget = LAB_FULL_BUDGET_S if (mode == "full" and path.parent.name == "labs") else BUDGET_S[mode]
     return {
         "seconds": None if seconds is None else round(seconds, 1),
