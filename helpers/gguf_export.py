@@ -25,8 +25,7 @@ from typing import Any
 from helpers.config import ROOT
 from helpers.install import read_tagged, unmet
 
-# Opt-in pins, on the `# gguf:` line of requirements.txt (llama-cpp-python has no wheel on PyPI: pip compiles
-# llama.cpp once and caches the wheel; the converter imports sentencepiece even for BPE tokenizers).
+# The `# gguf:` line of requirements.txt (the converter imports sentencepiece even for BPE tokenizers).
 GGUF_PINS = read_tagged("gguf")
 LLAMA_CPP_PYTHON = next(pin for pin in GGUF_PINS if pin.startswith("llama-cpp-python=="))
 # llama-cpp-python's build option for its multimodal (llava/mtmd) library, which the export path never loads.
