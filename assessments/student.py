@@ -74,14 +74,14 @@ def cell_score(cell) -> tuple[float, str]:
 
 def run_checks(notebook: Path, timeout: int = 120) -> list[CellCheck]:
     """Execute the notebook headless in its own folder and score every graded cell (visible tests only)."""
-    from nbclient import NotebookClient
+    from tools.run_notebook import SteadyClient  # nbclient, minus its missed-reply stalls
 
     nb = nbformat.read(notebook, as_version=4)
     previous = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "validate"
     try:
-        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                       resources={"metadata": {"path": str(notebook.parent.resolve())}}).execute()
+        SteadyClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                     resources={"metadata": {"path": str(notebook.parent.resolve())}}).execute()
     finally:
         if previous is None:
             os.environ.pop("NBGRADER_EXECUTION", None)
