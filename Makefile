@@ -6,10 +6,10 @@ STAMP := $(VENV)/.workbook-installed
 
 .PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m helpers.install local
+	$(PY) -m workbook.core.install local
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -17,8 +17,11 @@ setup: $(STAMP)
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. chapters/00_setup.ipynb
 
+# Style, the library's import layers (pyproject.toml [tool.importlinter]) and the pins of every import (deptry).
 lint: setup
-	$(VENV)/bin/ruff check $(wildcard helpers tests tools bench chapters labs assessments)
+	$(VENV)/bin/ruff check $(wildcard workbook tests tools bench chapters labs assessments)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry .
 
 unit: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m "not notebook"
@@ -31,11 +34,11 @@ test: setup lint gguf
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest --durations=15
 
 sync: setup
-	$(PY) tools/nbsync.py
+	$(PY) -m tools.nbsync
 
 # The GGUF export tools of chapter 06: compiles llama-cpp-python (~5 min on 2 cores; skipped once installed).
 gguf: setup
-	$(PY) -m helpers.gguf_export
+	$(PY) -m workbook.core.gguf_export
 
 # The GGUF export path end to end (fails, rather than skips, when the tools are missing).
 test-gguf: gguf
@@ -45,8 +48,8 @@ test-gguf: gguf
 # `make lab1 FAST=1` runs the small version.
 lab1: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CUDA_VISIBLE_DEVICES= \
-		$(PY) tools/run_notebook.py labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
-	$(PY) -m helpers.evidence labs/evidence
+		$(PY) -m workbook.core.notebook_runner labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
+	$(PY) -m workbook.evidence labs/evidence
 
 # ---- Assessments (assessments/README.md): the nbgrader course, its sandbox and its benchmark.
 .PHONY: assess-setup assess-release assess-check assess-test bench-autograde
@@ -67,4 +70,4 @@ assess-test: setup assess-setup
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_SANDBOX=1 $(PY) -m pytest tests/test_assessments_*.py
 
 bench-autograde: setup assess-setup
-	$(PY) bench/autograde.py
+	$(PY) -m bench.autograde

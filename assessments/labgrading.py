@@ -52,7 +52,7 @@ def student_id_problem(evidence: Path, student: str | None) -> str | None:
 
 def gate_score(name: str, evidence: Path, locked_test: Path | None, student: str | None):
     """The validator's verdict on one gate, with the copied-packet check folded into reproducibility."""
-    from helpers.evidence import GateResult, check_gate
+    from workbook.evidence import GateResult, check_gate
 
     result = check_gate(name, evidence, locked_test)
     problem = student_id_problem(evidence, student) if name == "reproducibility" else None
@@ -85,7 +85,7 @@ import os
 import warnings
 from pathlib import Path
 
-from helpers.evidence import check_gate, format_report
+from workbook.evidence import check_gate, format_report
 
 warnings.filterwarnings("ignore")  # a library warning on stderr would zero a graded cell
 EVIDENCE = Path("evidence")

@@ -1,13 +1,10 @@
 """nbgrader configuration of the course. nbgrader reads it when run from this folder (the CLI does that)."""
 
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The CLI points this at a scratch course in tests and benchmarks; by default it is this folder.
 ROOT = os.environ.get("WORKBOOK_COURSE_ROOT", HERE)
-if os.path.isdir(os.path.join(HERE, "..", "helpers")):
-    sys.path.insert(0, os.path.dirname(HERE))  # so nbgrader can import assessments.sandbox
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 

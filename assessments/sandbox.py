@@ -8,7 +8,7 @@ namespace has no route to the grader's loopback.
 
 What the kernel sees (everything else on the host is absent, not just unreadable):
 - read-only: /usr, /bin, /lib*, a few files of /etc, the Python install and the virtualenv;
-- read-only: the course's `helpers/` and `data/` at /workbook/helpers and /workbook/data;
+- read-only: the course's `workbook/` and `data/` at /workbook/workbook and /workbook/data;
 - read-write: its own submission folder at /workbook/<assignment> (the working directory), with every
   notebook file in it masked by an empty file (the sanitised notebook there holds the hidden tests);
 - a private, empty, in-memory /tmp (also HOME), gone when the kernel exits; fresh /proc and /dev;
@@ -28,7 +28,8 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-REPO = Path(__file__).resolve().parent.parent
+from workbook.core.config import ROOT as REPO
+
 MOUNT_ROOT = "/workbook"
 # Environment variables passed through to the kernel; everything else is cleared.
 PASS_ENV = ("NBGRADER_EXECUTION", "WORKBOOK_FAST", "LANG", "LC_ALL", "TZ")
@@ -87,7 +88,7 @@ def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, a
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--tmpfs", MOUNT_ROOT]
-    for name in ("helpers", "data"):
+    for name in ("workbook", "data"):
         if (REPO / name).is_dir():
             args += ["--ro-bind", str(REPO / name), f"{MOUNT_ROOT}/{name}"]
     args += ["--bind", submission_dir, workdir]

@@ -1,6 +1,6 @@
 """Synthetic Lab 1 submissions for the tests and the benchmark: honest packets and the usual ways they go wrong.
 
-`honest_packet` writes a complete, consistent packet with the lab's own writers (helpers.evidence), from the
+`honest_packet` writes a complete, consistent packet with the lab's own writers (workbook.evidence), from the
 shipped compliance data, without a model: the "tuned" answers are the references with a few words changed, the
 baseline answers are generic, and the failure analysis carries the student's own explanations. Each student's
 timestamps and wall times differ, as two real runs would.
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from helpers import evidence as ev
-from helpers.data import read_jsonl, sha256_file, write_jsonl
-from helpers.lab1 import COMPLIANCE_DIR, dataset_fingerprint
+from workbook import evidence as ev
+from workbook.core.io import read_jsonl, sha256_file, write_jsonl
+from workbook.labs.lab1 import COMPLIANCE_DIR, dataset_fingerprint
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"

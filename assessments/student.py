@@ -74,7 +74,7 @@ def cell_score(cell) -> tuple[float, str]:
 
 def run_checks(notebook: Path, timeout: int = 120) -> list[CellCheck]:
     """Execute the notebook headless in its own folder and score every graded cell (visible tests only)."""
-    from tools.run_notebook import SteadyClient  # nbclient, minus its missed-reply stalls
+    from workbook.core.notebook_runner import SteadyClient  # nbclient, minus its missed-reply stalls
 
     nb = nbformat.read(notebook, as_version=4)
     previous = os.environ.get("NBGRADER_EXECUTION")
@@ -98,7 +98,7 @@ def run_checks(notebook: Path, timeout: int = 120) -> list[CellCheck]:
 
 def check_packet(evidence_dir: str | Path = EVIDENCE_DIR, locked_test_path: str | Path | None = None) -> bool:
     """Print the lab validator's report for an evidence folder; True when every gate passes."""
-    from helpers.evidence import format_report, validate_packet
+    from workbook.evidence import format_report, validate_packet
 
     results = validate_packet(Path(evidence_dir), locked_test_path)
     print(format_report(results))

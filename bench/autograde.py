@@ -1,6 +1,6 @@
 """Autograde benchmark: 50 synthetic submissions through the real pipeline (nbgrader + bubblewrap sandbox).
 
-    .venv/bin/python bench/autograde.py [--n 50] [--assignment lab1]
+    .venv/bin/python -m bench.autograde [--n 50] [--assignment lab1]
 
 Submissions are built without a model (assessments.simulate for lab packets; the answer key for quizzes), put in
 a scratch course and graded by one `python -m assessments.cli autograde` run, as an instructor would. Per-
@@ -22,12 +22,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assessments import cli, simulate  # noqa: E402
-from assessments.export import export  # noqa: E402
-from bench.machine import describe  # noqa: E402
+from assessments import cli, simulate
+from assessments.export import export
+from bench.machine import describe
+from workbook.core.config import ROOT
 
 STUDENT_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) .*Creating/updating student with ID '([^']+)'")
 LAST_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) ")

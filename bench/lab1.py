@@ -1,6 +1,6 @@
 """Benchmark Lab 1 headless on this machine: FAST and full wall time, baseline vs tuned scores, gate verdict.
 
-    .venv/bin/python bench/lab1.py [--modes fast full]
+    .venv/bin/python -m bench.lab1 [--modes fast full]
 
 Each mode runs the notebook from scratch (a fresh checkpoint folder, offline) and reads the packet it leaves in
 labs/evidence/. Results go to bench/results/lab1.json. The full run goes last, so its packet is the one left.
@@ -15,13 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.machine import describe  # noqa: E402
-from helpers.evidence import validate_packet  # noqa: E402
+from bench.machine import describe
+from workbook.core.config import ROOT
+from workbook.evidence import validate_packet
 
 EVIDENCE = ROOT / "labs" / "evidence"
 NOTEBOOK = ROOT / "labs" / "lab1_qlora_sft.ipynb"
@@ -32,7 +29,7 @@ def run_mode(mode: str) -> dict[str, object]:
     """Run the notebook once in `mode` with fresh checkpoints; return times, scores and the gate verdict."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("WORKBOOK_FAST", None)
-    command = [sys.executable, "tools/run_notebook.py", str(NOTEBOOK)] + (["--fast"] if mode == "fast" else [])
+    command = [sys.executable, "-m", "workbook.core.notebook_runner", str(NOTEBOOK)] + (["--fast"] if mode == "fast" else [])
     with tempfile.TemporaryDirectory(prefix=f"lab1-{mode}-") as outputs:
         env["LAB1_OUTPUT_ROOT"] = outputs
         start = time.perf_counter()

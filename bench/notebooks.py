@@ -1,7 +1,7 @@
 """Time course notebooks headless, in FAST and/or full mode, and write the figures as JSON.
 
-    .venv/bin/python bench/notebooks.py                                  # every notebook, FAST
-    .venv/bin/python bench/notebooks.py chapters/04_peft_lora.ipynb --modes fast full
+    .venv/bin/python -m bench.notebooks                                  # every notebook, FAST
+    .venv/bin/python -m bench.notebooks chapters/04_peft_lora.ipynb --modes fast full
 
 Each run executes the notebook in a fresh kernel, as the test suite does (tools/run_notebook.execute). Results
 are merged into bench/results/notebooks.json, one entry per notebook and mode, each with the machine and its
@@ -18,12 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.machine import describe  # noqa: E402
-from tools.nbsync import course_notebooks  # noqa: E402
-from tools.run_notebook import execute  # noqa: E402
+from bench.machine import describe
+from tools.nbsync import course_notebooks
+from workbook.core.config import ROOT
+from workbook.core.notebook_runner import execute
 
 RESULTS = ROOT / "bench" / "results" / "notebooks.json"
 BUDGET_S = {"fast": 180, "full": 1200}  # lab 1: 180 s FAST, 900 s full (bench/lab1.py also checks its scores)

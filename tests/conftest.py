@@ -1,9 +1,5 @@
-"""Shared test setup: the repository root on sys.path, and FAST mode for everything the tests run."""
+"""Shared test setup: FAST mode for everything the tests run (the course package is installed, `make setup`)."""
 
 import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBOOK_FAST", "1")

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 peft = pytest.importorskip("peft")
 
-from helpers.alignment import (  # noqa: E402
+from workbook.topics.alignment import (  # noqa: E402
     mean_token_kl,
     pairwise_accuracy,
     policy_and_reference_logprobs,
@@ -21,7 +21,7 @@ from helpers.alignment import (  # noqa: E402
 def tiny():
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from helpers.models import offline_checkpoint
+    from workbook.core.models import offline_checkpoint
 
     tokenizer = AutoTokenizer.from_pretrained(offline_checkpoint())
     torch.manual_seed(0)

@@ -1,7 +1,7 @@
 """Lab 1 grading through the validator: an honest packet earns full marks, each damaged one loses exactly its gates.
 
 These run the gate logic the grade cells and the trusted re-check use (assessments.labgrading.gate_score, i.e.
-helpers.evidence.check_gate plus the student-id check) directly, without nbgrader, so they take seconds.
+workbook.evidence.check_gate plus the student-id check) directly, without nbgrader, so they take seconds.
 tests/test_assessments_lab_nbgrader.py grades a few real lab notebooks end to end.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from assessments import integrity, simulate
 from assessments.labgrading import gate_score, lab_spec, trusted_gates
-from helpers.evidence import GATES, PACKET_FILES
+from workbook.evidence import GATES, PACKET_FILES
 
 SPEC = lab_spec("lab1")
 

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from helpers.checkpoints import (
+from workbook.topics.checkpoints import (
     HarmlessPayload,
     SimulatedCrash,
     checkpoint_dir,

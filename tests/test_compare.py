@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.compare import side_by_side_html, side_by_side_text
+from workbook.ui.compare import side_by_side_html, side_by_side_text
 
 
 def test_html_escapes_and_keeps_rows():

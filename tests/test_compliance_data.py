@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from helpers.config import DATA_DIR
-from helpers.data import read_jsonl, sha256_file
-from helpers.evaluation import key_fact_recall
+from workbook.core.config import DATA_DIR
+from workbook.core.io import read_jsonl, sha256_file
+from workbook.eval.metrics import key_fact_recall
 
 FOLDER = DATA_DIR / "compliance"
 QA_FIELDS = ("id", "topic", "fact_group", "question", "answer", "key_facts")

@@ -1,10 +1,10 @@
 import pytest
 
-from helpers.config import DATA_DIR
-from helpers.curation import Curator, EmptyDatasetError, jaccard, normalize, shingles
-from helpers.data import read_jsonl
-from helpers.raft import NO_ORACLE, build_plain_examples, build_raft_examples, cites_oracle
-from helpers.tasks import exact_match, make_task_rows
+from workbook.core.config import DATA_DIR
+from workbook.core.io import read_jsonl
+from workbook.topics.curation import Curator, EmptyDatasetError, jaccard, normalize, shingles
+from workbook.topics.raft import NO_ORACLE, build_plain_examples, build_raft_examples, cites_oracle
+from workbook.topics.tasks import exact_match, make_task_rows
 
 
 def row(rid, instruction, response):

@@ -5,7 +5,8 @@ import math
 import matplotlib
 import pytest
 
-from helpers import data, lm
+from workbook.core import io as data
+from workbook.topics import lm
 
 matplotlib.use("Agg")
 
@@ -43,7 +44,7 @@ def test_loss_history_and_plot():
 
 
 def test_perplexity_on_the_real_model():
-    from helpers.models import load_model
+    from workbook.core.models import load_model
 
     model, tokenizer = load_model()
     fluent = lm.perplexity(model, tokenizer, ["The capital of France is Paris."])

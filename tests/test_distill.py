@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from helpers.distill import (
+from workbook.topics.distill import (
     TemperatureExplorer,
     distillation_loss,
     entropy_bits,

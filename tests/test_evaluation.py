@@ -1,4 +1,4 @@
-"""helpers.evaluation: ROUGE-L, key-fact recall, refusals, the forgetting guard and answer generation."""
+"""workbook.eval.metrics: ROUGE-L, key-fact recall, refusals, the forgetting guard and answer generation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from helpers import evaluation as ev
+from workbook.eval import metrics as ev
 
 
 def test_normalize_strips_case_accents_and_punctuation_but_keeps_numbers():
@@ -109,7 +109,7 @@ def test_forgetting_guard_rejects_values_off_the_0_100_scale(bad):
 
 
 def test_generate_answers_keeps_reference_and_stamps_time(monkeypatch):
-    import helpers.models
+    import workbook.core.models
 
     calls = []
 
@@ -117,7 +117,7 @@ def test_generate_answers_keeps_reference_and_stamps_time(monkeypatch):
         calls.append((prompt, max_new_tokens))
         return f"answer to {prompt}"
 
-    monkeypatch.setattr(helpers.models, "generate_reply", fake_reply)
+    monkeypatch.setattr(workbook.core.models, "generate_reply", fake_reply)
     rows = [{"id": "t1", "question": "Q1?", "answer": "ref1"}, {"id": "t2", "question": "Q2?"}]
     out = ev.generate_answers(None, None, rows, max_new_tokens=7)
     assert [r["answer"] for r in out] == ["answer to Q1?", "answer to Q2?"]

@@ -1,4 +1,4 @@
-"""helpers.evidence: a good packet passes every gate; each kind of bad packet fails the right gate, readably."""
+"""workbook.evidence: a good packet passes every gate; each kind of bad packet fails the right gate, readably."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import evidence as ev
-from helpers.data import read_jsonl, sha256_file, write_jsonl
-from helpers.lab1 import COMPLIANCE_DIR, dataset_fingerprint
+from workbook import evidence as ev
+from workbook.core.io import read_jsonl, sha256_file, write_jsonl
+from workbook.labs.lab1 import COMPLIANCE_DIR, dataset_fingerprint
 
 LOCKED = COMPLIANCE_DIR / "locked_test.jsonl"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from helpers import gguf_export
+from workbook.core import gguf_export
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,8 @@ def test_status_names_what_is_missing():
 
 
 def test_export_path_end_to_end(tools_ready, tmp_path):
-    from helpers.models import generate_reply, load_model, offline_checkpoint
-    from helpers.quantization import gguf_metadata, gguf_tensors, gguf_type_summary
+    from workbook.core.models import generate_reply, load_model, offline_checkpoint
+    from workbook.topics.quantization import gguf_metadata, gguf_tensors, gguf_type_summary
 
     f16 = gguf_export.convert_hf_to_gguf(offline_checkpoint(), tmp_path / "model-f16.gguf", outtype="f16")
     metadata = gguf_metadata(f16)

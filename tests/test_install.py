@@ -1,7 +1,7 @@
 """The one pin block and the install paths that read it."""
 
-from helpers import install
-from helpers.config import ROOT
+from workbook.core import install
+from workbook.core.config import ROOT
 
 
 def test_core_stack_is_pinned():

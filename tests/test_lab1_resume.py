@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from helpers import lab1
+from workbook.labs import lab1
 
 
 def _trainer(output_dir, model, tokenizer, rows, callbacks):
@@ -45,7 +45,7 @@ def _trainer(output_dir, model, tokenizer, rows, callbacks):
 
 @pytest.fixture(scope="module")
 def nf4_model():
-    from helpers.models import load_model
+    from workbook.core.models import load_model
 
     model, tokenizer = load_model(quantization="nf4")
     return model, tokenizer

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.ladder import GAPS, advise, classify_gap, clinic_bot, gpu_hours, hierarchy_rows, ladder_widget
+from workbook.topics.ladder import GAPS, advise, classify_gap, clinic_bot, gpu_hours, hierarchy_rows, ladder_widget
 
 
 def test_clinic_bot_uses_three_rungs():

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from helpers.lora_rank import RankExplorer, check_rank, lora_params
+from workbook.topics.lora_rank import RankExplorer, check_rank, lora_params
 
 
 def low_rank_delta(d: int = 40, k: int = 30, rank: int = 3) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers.memory import training_memory, weights_only_gb
+from workbook.topics.memory import training_memory, weights_only_gb
 
 
 def test_7b_adam_mixed_precision_is_112_gb():

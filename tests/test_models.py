@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from helpers import models
+from workbook.core import models
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.memory import PRECISION_BYTES
-from helpers.nf4 import bits_per_param, int4_levels, nf4_levels, quantize_blockwise, round_trip_error
+from workbook.topics.memory import PRECISION_BYTES
+from workbook.topics.nf4 import bits_per_param, int4_levels, nf4_levels, quantize_blockwise, round_trip_error
 
 
 def test_nf4_levels_shape_and_symmetry():

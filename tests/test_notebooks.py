@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from tools.nbsync import KERNELSPEC, ROOT, course_notebooks
-from tools.run_notebook import execute
+from workbook.core.notebook_runner import execute
 
 NOTEBOOKS = course_notebooks()
 CELL_TIMEOUT_S = 300  # the slowest FAST cell takes ~220 s on a loaded 2-core machine
@@ -29,7 +29,7 @@ def test_committed_without_outputs_and_with_kernelspec(path):
 
 
 def test_badges_and_bootstrap_cells_are_stamped_from_config():
-    result = subprocess.run([sys.executable, "tools/nbsync.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tools.nbsync", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from helpers.alignment import bradley_terry_probability, dpo_loss, kl_penalised_reward, log_series
-from helpers.data import read_jsonl
-from helpers.preferences import (
+from workbook.core.io import read_jsonl
+from workbook.topics.alignment import bradley_terry_probability, dpo_loss, kl_penalised_reward, log_series
+from workbook.topics.preferences import (
     CandidatePair,
     NoPairsLeftError,
     PreferenceFileError,

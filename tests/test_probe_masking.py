@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from helpers.masking import label_spans, mask_counts, spans_html, spans_text
-from helpers.probe import hidden_features, train_probe
+from workbook.topics.masking import label_spans, mask_counts, spans_html, spans_text
+from workbook.topics.probe import hidden_features, train_probe
 
 
 class CharTokenizer:
@@ -64,7 +64,7 @@ def test_hidden_features_bad_inputs():
 def test_hidden_features_by_layer_on_a_tiny_model():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from helpers.probe import hidden_features_by_layer
+    from workbook.topics.probe import hidden_features_by_layer
 
     class Tok:
         pad_token, eos_token = "<p>", "<p>"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers.merging import (
+from workbook.topics.merging import (
     DifferentBaseError,
     add_task_vectors,
     check_same_base,
@@ -9,7 +9,7 @@ from helpers.merging import (
     task_vector,
     ties_values,
 )
-from helpers.pruning import (
+from workbook.topics.pruning import (
     magnitude_prune_,
     prune_mlp_neurons,
     semi_structured_mask,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.qlora_table import (
+from workbook.topics.qlora_table import (
     ATTENTION,
     LLAMA_31_8B,
     SMOLLM2_135M,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import quant_table as qt
+from workbook.topics import quant_table as qt
 
 
 def test_seed_70b_fp32_is_280_gb():

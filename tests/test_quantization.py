@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.quantization import (
+from workbook.topics.quantization import (
     absmax_quantize,
     agreement,
     bnb_roundtrip,
@@ -69,7 +69,7 @@ def test_agreement_and_divergence():
 
 
 def test_reads_the_offline_gguf_file():
-    from helpers.models import offline_gguf_path
+    from workbook.core.models import offline_gguf_path
 
     path = offline_gguf_path()
     meta = gguf_metadata(path)

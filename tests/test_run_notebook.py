@@ -1,4 +1,4 @@
-"""tools/run_notebook.py: the notebook executor behind the test suite, `make lab1` and bench/notebooks.py."""
+"""-m workbook.core.notebook_runner: the notebook executor behind the test suite, `make lab1` and bench/notebooks.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from queue import Empty
 
 import pytest
 
-from tools import run_notebook
+from workbook.core import notebook_runner as run_notebook
 
 
 class QuietChannel:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import config, runtime
+from workbook.core import config, runtime
 
 
 def test_detect_is_json_ready_and_complete():

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.selfcheck import check, is_correct
+from workbook.ui.selfcheck import check, is_correct
 
 
 def test_numbers_with_and_without_tolerance(capsys):

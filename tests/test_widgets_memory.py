@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.widgets_memory import (
+from workbook.ui.memory_calculator import (
     breakdown_html,
     bytes_per_param,
     eight_b_accountings,

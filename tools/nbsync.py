@@ -1,10 +1,10 @@
 """Keep the course notebooks uniform.
 
-    python tools/nbsync.py           # stamp badge + bootstrap cells, strip outputs, set the kernelspec
-    python tools/nbsync.py --check   # exit 1 if any notebook is out of date (the test suite runs this)
-    python tools/nbsync.py --new SRC.py OUT.ipynb   # build a notebook from a percent-format script
+    python -m tools.nbsync           # stamp badge + bootstrap cells, strip outputs, set the kernelspec
+    python -m tools.nbsync --check   # exit 1 if any notebook is out of date (the test suite runs this)
+    python -m tools.nbsync --new SRC.py OUT.ipynb   # build a notebook from a percent-format script
 
-The repository address lives in helpers/config.py alone; every notebook's "Open in Colab" badge and Colab
+The repository address lives in workbook/core/config.py alone; every notebook's "Open in Colab" badge and Colab
 bootstrap cell is stamped from it here.
 """
 
@@ -15,29 +15,29 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from helpers.config import COLAB_CLONE_DIR, REPO_URL, colab_badge  # noqa: E402
+from workbook.core.config import COLAB_CLONE_DIR, REPO_URL, ROOT, colab_badge
 
 NOTEBOOK_DIRS = ("chapters", "labs")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 BADGE_TAG, BOOTSTRAP_TAG = "workbook-badge", "workbook-bootstrap"
 
-BOOTSTRAP = f'''# Workbook bootstrap: stamped by tools/nbsync.py from helpers/config.py (edit it there).
+BOOTSTRAP = f'''# Workbook bootstrap: stamped by tools/nbsync.py from workbook/core/config.py (edit it there).
 import subprocess
 import sys
 from pathlib import Path
 
-REPO_URL = "{REPO_URL}"
-if "google.colab" in sys.modules:
+try:
+    import workbook  # installed by `make setup` (pip install -e .), or by this cell in an earlier run
+except ImportError:
+    if "google.colab" not in sys.modules:
+        raise SystemExit("The course package is not installed: run `make setup` in the repository, then restart.")
     ROOT = Path("{COLAB_CLONE_DIR}")
     if not ROOT.exists():
-        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(ROOT)], check=True)
-    subprocess.run([sys.executable, "-m", "helpers.install", "colab"], cwd=ROOT, check=True)
-else:
-    ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "helpers").is_dir())
-sys.path.insert(0, str(ROOT))'''
+        subprocess.run(["git", "clone", "--depth", "1", "{REPO_URL}", str(ROOT)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True)
+    subprocess.run([sys.executable, "-m", "workbook.core.install", "colab"], cwd=ROOT, check=True)
+    sys.path.insert(0, str(ROOT))  # this kernel started before the install; a restarted one finds it installed
+    import workbook'''
 
 
 def course_notebooks() -> list[Path]:
@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     for path in stale:
         print(("stale: " if check else "updated: ") + path)
     if check and stale:
-        print("Run `python tools/nbsync.py` to fix.")
+        print("Run `python -m tools.nbsync` to fix.")
     return 1 if check and stale else 0
 
 

@@ -16,7 +16,17 @@ REPO_URL = f"https://github.com/{REPO_SLUG}"
 REPO_BRANCH = "main"
 COLAB_CLONE_DIR = "/content/post-training-workbook"
 
-ROOT = Path(__file__).resolve().parent.parent
+
+
+def repo_root() -> Path:
+    """The course checkout (`data/`, `chapters/`, `labs/`): the package is installed from it in editable mode.
+
+    This is the one place the repository root is computed; everything else imports `ROOT`.
+    """
+    return Path(__file__).resolve().parents[2]
+
+
+ROOT = repo_root()
 DATA_DIR = ROOT / "data"
 
 FAST_ENV = "WORKBOOK_FAST"

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helpers.config import DATA_DIR, ROOT
-from helpers.data import read_jsonl, sha256_file
-from helpers.evaluation import now_iso
+from workbook.core.config import DATA_DIR, ROOT
+from workbook.core.io import read_jsonl, sha256_file
+from workbook.eval.metrics import now_iso
 
 COMPLIANCE_DIR = DATA_DIR / "compliance"
 SPLITS = ("train", "validation", "locked_test", "general", "refusal")
@@ -150,7 +150,7 @@ def _callbacks() -> dict[str, type]:
 
 
 def __getattr__(name: str) -> Any:
-    """`helpers.lab1.StampLogs` and `helpers.lab1.InterruptAfter` (see `_callbacks`)."""
+    """`workbook.labs.lab1.StampLogs` and `workbook.labs.lab1.InterruptAfter` (see `_callbacks`)."""
     if name in ("StampLogs", "InterruptAfter"):
         return _callbacks()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -169,7 +169,7 @@ def save_adapter(model: Any, output_root_dir: str | Path, run: str) -> dict[str,
 
     Returns the version record (version, path, sha256, created_at, run). The registry versions.json lists them all.
     """
-    from helpers.evidence import sha256_path
+    from workbook.evidence import sha256_path
 
     adapters = Path(output_root_dir) / "adapters"
     adapters.mkdir(parents=True, exist_ok=True)

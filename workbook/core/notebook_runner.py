@@ -1,6 +1,6 @@
 """Execute a course notebook headless (nbclient) and keep the executed copy.
 
-    .venv/bin/python tools/run_notebook.py labs/lab1_qlora_sft.ipynb [--fast] [--timeout 1800]
+    .venv/bin/python -m workbook.core.notebook_runner labs/lab1_qlora_sft.ipynb [--fast] [--timeout 1800]
 
 The kernel inherits this process's environment; `--fast` sets WORKBOOK_FAST=1. The executed notebook goes to
 build/executed/<name>. Exits non-zero, naming the failing cell, when a cell raises. The test suite and the
@@ -21,7 +21,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
+from workbook.core.config import ROOT
+
 EXECUTED = ROOT / "build" / "executed"
 POLL_SLICE_S = 1.0
 

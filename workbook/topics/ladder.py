@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from helpers.memory import training_memory, weights_only_gb
+from workbook.topics.memory import training_memory, weights_only_gb
 
 GAPS = ("knowledge", "behaviour", "steering", "capability")
 

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from helpers.config import DATA_DIR
-from helpers.data import read_jsonl
+from workbook.core.config import DATA_DIR
+from workbook.core.io import read_jsonl
 
 SHIPPED_PAIRS = DATA_DIR / "preferences" / "pairs.jsonl"
 CHOICES = ("A", "B", "tie", "skip")
@@ -79,7 +79,7 @@ def live_pairs(
     seed: int = 0,
 ) -> list[CandidatePair]:
     """Two live answers per prompt from the model, sampled at two temperatures (A = first temperature)."""
-    from helpers.models import generate_reply
+    from workbook.core.models import generate_reply
 
     pairs = []
     for number, prompt in enumerate(prompts):

@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from helpers.config import DATA_DIR
-from helpers.evaluation import aggregate, score_answer
+from workbook.core.config import DATA_DIR
+from workbook.eval.metrics import aggregate, score_answer
 
 GATES = ("environment", "baseline", "evaluation", "regression", "reproducibility", "failure_analysis", "rollback")
 
@@ -179,13 +179,13 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 
 def save_loss_curve(log_rows: Sequence[dict[str, Any]], path: str | Path, title: str = "QLoRA SFT loss") -> Path:
-    """Plot train/eval loss from the trainer's log (helpers.lm.plot_loss) and embed the plotted points in the PNG.
+    """Plot train/eval loss from the trainer's log (workbook.topics.lm.plot_loss) and embed the plotted points in the PNG.
 
     The points travel in a PNG text chunk, so the validator can prove the picture was drawn from this log.
     """
     from matplotlib.figure import Figure  # no pyplot: works headless and leaves the notebook's backend alone
 
-    from helpers.lm import plot_loss
+    from workbook.topics.lm import plot_loss
 
     points = loss_points(log_rows)
     fig = Figure(figsize=(6, 3.5))
@@ -199,7 +199,7 @@ def save_loss_curve(log_rows: Sequence[dict[str, Any]], path: str | Path, title:
 
 def scored(prediction: str, reference: str, key_facts: Sequence[str]) -> dict[str, Any]:
     """One answer with its scores and which key facts it contains."""
-    from helpers.evaluation import fact_present
+    from workbook.eval.metrics import fact_present
 
     return {
         "answer": prediction,
@@ -270,7 +270,7 @@ def regression_results(
 ) -> dict[str, Any]:
     """General-capability and refusal spot-checks for both models (answers keyed "baseline"/"tuned"), plus the
     forgetting guard on the locked-test and general scores."""
-    from helpers.evaluation import is_refusal
+    from workbook.eval.metrics import is_refusal
 
     general: dict[str, Any] = {}
     refusal: dict[str, Any] = {}
@@ -294,8 +294,8 @@ def regression_results(
 
 
 def add_forgetting_guard(results: dict[str, Any], max_general_drop: float = 3.0) -> dict[str, Any]:
-    """Apply helpers.evaluation.forgetting_guard (0-100 scale) to the locked-test and general scores, in place."""
-    from helpers.evaluation import forgetting_guard
+    """Apply workbook.eval.metrics.forgetting_guard (0-100 scale) to the locked-test and general scores, in place."""
+    from workbook.eval.metrics import forgetting_guard
 
     agg, general = results["aggregate"], results["regression"]["general"]
     results["regression"]["forgetting_guard"] = forgetting_guard(
@@ -422,7 +422,7 @@ def write_rollback(
         "## Back to a previous adapter",
         "",
         "1. Pick the version from the table above and check its hash:",
-        "   `helpers.evidence.sha256_path(path) == '<sha256 from the table>'`.",
+        "   `workbook.evidence.sha256_path(path) == '<sha256 from the table>'`.",
         "2. Load it on the base model: `PeftModel.from_pretrained(base_model, path)`.",
         "3. Re-run the evaluation cells on the locked test set before serving it again.",
         "",
@@ -514,7 +514,7 @@ def _check_environment(packet: _Packet) -> GateResult:
     missing = _missing_keys(env, [k for k in ENVIRONMENT_KEYS if k not in ("fast", "gpu")])
     missing += [k for k in ("fast", "gpu") if k not in env]
     if missing:
-        failures.append(f"environment.json lacks {', '.join(missing)}: store helpers.runtime.detect() plus the seed.")
+        failures.append(f"environment.json lacks {', '.join(missing)}: store workbook.core.runtime.detect() plus the seed.")
     packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
     absent = [name for name in REQUIRED_PACKAGES if not packages.get(name)]
     if absent:
@@ -699,7 +699,7 @@ def _check_regression(packet: _Packet) -> GateResult:
         if len(ids) == 2 and ids["baseline"] != ids["tuned"]:
             failures.append(f"regression.{check} checked different prompts for the baseline and the tuned model.")
     if not isinstance(regression.get("forgetting_guard"), dict):
-        failures.append("regression.forgetting_guard is missing: apply helpers.evaluation.forgetting_guard.")
+        failures.append("regression.forgetting_guard is missing: apply workbook.eval.metrics.forgetting_guard.")
     return _result("regression", 5, failures)
 
 
@@ -773,7 +773,7 @@ def _check_loss_curve(packet: _Packet, manifest: dict[str, Any]) -> list[str]:
     except (ValueError, struct.error, zlib.error) as problem:
         return failures + [f"loss_curve.png is not a readable PNG ({problem})."]
     if embedded is None:
-        failures.append("loss_curve.png carries no plotted points: save it with helpers.evidence.save_loss_curve.")
+        failures.append("loss_curve.png carries no plotted points: save it with workbook.evidence.save_loss_curve.")
     elif points_sha256(embedded) != points_sha256(points):
         failures.append("loss_curve.png plots different points from training_log.jsonl: the curve contradicts the log.")
     finite = all(math.isfinite(v) for _, v in points["loss"])
@@ -899,11 +899,11 @@ def format_report(results: dict[str, GateResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m helpers.evidence [EVIDENCE_DIR]`: print the gate report; exit 1 unless every gate passes."""
+    """`python -m workbook.evidence [EVIDENCE_DIR]`: print the gate report; exit 1 unless every gate passes."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
-    folder = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "labs" / "evidence"
+    folder = Path(args[0]) if args else ROOT / "labs" / "evidence"
     results = validate_packet(folder)
     print(f"Evidence packet: {folder}\n{format_report(results)}")
     return 0 if all(r.passed for r in results.values()) else 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.config import ROOT
+from workbook.core.config import ROOT
 
 DRIVE_ROOT = Path("/content/drive/MyDrive")
 LOCAL_ROOT = ROOT / "build" / "checkpoints"

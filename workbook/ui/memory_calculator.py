@@ -1,4 +1,4 @@
-"""The full fine-tuning memory calculator (chapter 02): a plain API over `helpers.memory.training_memory`,
+"""The full fine-tuning memory calculator (chapter 02): a plain API over `workbook.topics.memory.training_memory`,
 the accountings behind the source lessons' figures, and a core-ipywidgets front end.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from helpers.memory import GB, MemoryEstimate, training_memory
+from workbook.topics.memory import GB, MemoryEstimate, training_memory
 
 OPTIMIZERS = {"Adam": "adam", "8-bit Adam": "adam-8bit", "SGD": "sgd"}
 WEIGHT_PRECISIONS = ("bf16", "fp16", "fp32")

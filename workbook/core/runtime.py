@@ -11,7 +11,7 @@ import platform
 import sys
 from typing import Any
 
-from helpers.config import is_fast
+from workbook.core.config import is_fast
 
 TRACKED_PACKAGES = (
     "torch",

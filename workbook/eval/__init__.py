@@ -1,0 +1,1 @@
+"""Metrics: answer normalisation, ROUGE-L, key facts, refusals and the forgetting guard."""

@@ -1,0 +1,1 @@
+"""Lab plumbing: dataset fingerprints, run naming, resume and the adapter registry."""

@@ -1,0 +1,1 @@
+"""One module per concept the chapters teach; imports workbook.core only."""

@@ -1,0 +1,1 @@
+"""Widgets and HTML views: built and returned, never displayed inside a helper."""
