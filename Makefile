@@ -67,7 +67,7 @@ assess-check: setup
 	$(PY) -m assessments.cli check
 
 assess-test: setup assess-setup
-	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_SANDBOX=1 $(PY) -m pytest tests/test_assessments_*.py
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_SANDBOX=1 $(PY) -m pytest tests/assessments
 
 bench-autograde: setup assess-setup
 	$(PY) -m bench.autograde

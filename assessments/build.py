@@ -3,103 +3,80 @@
     python -m assessments.build            # write assessments/source/<assignment>/
     python -m assessments.build --check    # exit 1 if a committed source notebook is out of date
 
-Quizzes come from `assessments/quizzes/<assignment>.yaml`; the lab comes from `labs/lab1_qlora_sft.ipynb` plus
-`assessments/labs/lab1.yaml` (which cells are read-only, the gate cells, the files nbgrader restores). Cells are
-marked for nbgrader through their metadata only (schema 3): solution, grade, locked, points and a unique
-`grade_id`. Nothing here is ever copied by hand.
+Quizzes come from `assessments/quizzes/<assignment>.yaml`. A lab comes from its notebook in `labs/` plus
+`assessments/labs/<assignment>.yaml`: every cell is locked except those the spec leaves to the student, and one
+graded cell per gate is appended, with a visible part (the gate's report on the packet) and a hidden part (the
+submitting student's id, and partial credit: points x the validator's 0..1 score). The spec's data files (locked
+test set, prompt sets) are shipped in source/<lab>/ so nbgrader restores the instructor's copies at grading.
+Cells are marked for nbgrader through their metadata only. Nothing here is ever copied by hand.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import inspect
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
-import yaml
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-QUIZZES = HERE / "quizzes"
-LABS = HERE / "labs"
-SOURCE = HERE / "source"
-SCHEMA_VERSION = 3
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-QUESTION_KINDS = ("numeric", "code", "choice")
+from assessments import integrity, specs
+from assessments.cells import code, markdown, nbgrader_meta, new_notebook, solution_block, test_block, write_notebook
 
+REPO = specs.HERE.parent
+SOURCE = specs.HERE / "source"
+STUDENT_ENV = "WORKBOOK_STUDENT_ID"
 
-class SpecError(ValueError):
-    """A quiz or lab spec is malformed; the message names the file and the field."""
+GATE_SETUP = '''# Grading setup (read-only). The gates below check the evidence packet this notebook wrote.
+import contextlib
+import io
+import json
+import os
+import warnings
+from pathlib import Path
 
+from workbook.evidence.gates import check_gate
+from workbook.evidence.report import format_report
 
-def nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
-    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
-            "schema_version": SCHEMA_VERSION}
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def markdown(text: str, grade_id: str | None = None) -> nbformat.NotebookNode:
-    meta = nbgrader_meta(grade_id, locked=True) if grade_id else {}
-    return nbformat.v4.new_markdown_cell(text.strip("\n"), metadata=meta)
+warnings.filterwarnings("ignore")  # a library warning on stderr would zero a graded cell
+EVIDENCE = Path("evidence")
+LOCKED_TEST = Path("{locked_test}")  # the instructor's copy is restored here when graded
+GRADER_STUDENT_ID = os.environ.get("{student_env}")  # set by the grader's sandbox from the submission folder
 
 
-def code(text: str, grade_id: str | None = None, **flags) -> nbformat.NotebookNode:
-    meta = nbgrader_meta(grade_id, **flags) if grade_id else {}
-    return nbformat.v4.new_code_cell(text.strip("\n"), metadata=meta)
+def run_gate(name):
+    """Print one gate's report on this packet and return its result (library stderr is swallowed)."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        result = check_gate(name, EVIDENCE, LOCKED_TEST if LOCKED_TEST.is_file() else None)
+    print(format_report({{name: result}}))
+    return result
 
 
-def solution_block(text: str) -> str:
-    """Wrap an answer in nbgrader's solution markers unless it places them itself (e.g. inside a def)."""
-    text = text.strip("\n")
-    if "### BEGIN SOLUTION" in text:
-        return text
-    return f"### BEGIN SOLUTION\n{text}\n### END SOLUTION"
+{student_check}'''
 
+GATE_VISIBLE = '''result = run_gate("{gate}")
+assert result.score > 0, "this gate found nothing it could accept: see the report above"'''
 
-def test_block(visible: str, hidden: str | None) -> str:
-    """Visible asserts first, then the hidden part that generate_assignment strips from the release."""
-    parts = [visible.strip("\n")]
-    if hidden:
-        parts.append(f"### BEGIN HIDDEN TESTS\n{hidden.strip(chr(10))}\n### END HIDDEN TESTS")
-    return "\n".join(parts)
-
-
-def load_spec(path: Path, required: tuple[str, ...]) -> dict:
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc}).") from exc
-    missing = [key for key in required if key not in (spec or {})]
-    if missing:
-        raise SpecError(f"{path}: missing top-level field(s) {missing}.")
-    return spec
+GATE_HIDDEN = {
+    "reproducibility": '''problem = student_id_problem(EVIDENCE, GRADER_STUDENT_ID)
+if problem:
+    print(f"FAIL reproducibility: {problem}")
+    result.score = 0.0''',
+}
+GATE_CREDIT = "round({points} * result.score, 3)  # partial credit: points x the share of checks passed"
 
 
 def build_quiz(path: Path) -> tuple[str, nbformat.NotebookNode]:
     """The source notebook of one quiz: per question a prompt, an answer cell and a graded test cell."""
-    spec = load_spec(path, ("assignment", "title", "intro", "questions"))
+    spec = specs.load_quiz(path)
     name = spec["assignment"]
-    if name != path.stem:
-        raise SpecError(f"{path}: assignment '{name}' must match the file name '{path.stem}'.")
     cells = [markdown(f"# {spec['title']}\n\n{spec['intro']}", f"{name}_intro")]
     if spec.get("setup"):
         cells.append(code(spec["setup"], f"{name}_setup", locked=True))
-    seen: set[str] = set()
     for number, q in enumerate(spec["questions"], 1):
-        where = f"{path}: question {number}"
-        for key in ("id", "kind", "points", "prompt", "solution", "tests", "hidden"):
-            if key not in q:
-                raise SpecError(f"{where}: missing field '{key}'.")
-        if q["kind"] not in QUESTION_KINDS:
-            raise SpecError(f"{where}: kind '{q['kind']}' is not one of {QUESTION_KINDS}.")
-        if q["id"] in seen:
-            raise SpecError(f"{where}: duplicate id '{q['id']}'.")
-        seen.add(q["id"])
         qid = q["id"]
         header = f"## Question {number} ({q['kind']}, {q['points']} point{'s' if q['points'] != 1 else ''})"
         cells.append(markdown(f"{header}\n\n{q['prompt']}", f"{qid}_prompt"))
@@ -111,52 +88,68 @@ def build_quiz(path: Path) -> tuple[str, nbformat.NotebookNode]:
     return name, new_notebook(cells)
 
 
-def new_notebook(cells: list) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
-    nb.nbformat, nb.nbformat_minor = 4, 4
-    for cell in nb.cells:  # nbformat 4.4: no random cell ids, so builds are byte-for-byte reproducible
-        cell.pop("id", None)
-    return nb
-
-
-def quiz_specs() -> list[Path]:
-    return sorted(QUIZZES.glob("*.yaml"))
-
-
-def lab_specs() -> list[Path]:
-    return sorted(LABS.glob("*.yaml"))
-
-
 def build_lab(path: Path) -> tuple[str, nbformat.NotebookNode, dict[str, Path]]:
-    """The lab's source notebook and the instructor files to ship beside it (imported lazily: needs the lab)."""
-    from assessments.labgrading import build_lab_notebook
-
-    spec = load_spec(path, ("assignment", "notebook", "gates"))
-    return build_lab_notebook(spec, path)
-
-
-def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    """The lab's source notebook and the instructor files to ship beside it (relative path -> repository file)."""
+    spec = specs.load_lab(path)
+    name = spec["assignment"]
+    notebook_path = REPO / spec["notebook"]
+    if not notebook_path.is_file():
+        raise FileNotFoundError(f"{path}: lab notebook {spec['notebook']} does not exist.")
+    lab = nbformat.read(notebook_path, as_version=4)
+    markers = spec["student_cells_containing"]
+    found = {marker: 0 for marker in markers}
+    cells = []
+    for index, cell in enumerate(lab.cells):
+        cell = nbformat.from_dict(cell)
+        cell.pop("id", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        hits = [m for m in markers if m in cell.source]
+        for marker in hits:
+            found[marker] += 1
+        if not hits:
+            cell.metadata.update(nbgrader_meta(f"{name}_cell_{index:02d}", locked=True))
+        cells.append(cell)
+    unmatched = [m for m, n in found.items() if n != 1]
+    if unmatched:
+        raise specs.SpecError(f"{path}: student_cells_containing {unmatched} must each match exactly one cell of "
+                              f"{spec['notebook']}.")
+    # The sandboxed kernel cannot import assessments: the setup cell carries the grader's own student-id check.
+    student_check = "\n\n".join(inspect.getsource(f).strip()
+                                for f in (integrity.manifest_student, integrity.student_id_problem))
+    setup = GATE_SETUP.format(locked_test=spec["locked_test"], student_env=STUDENT_ENV, student_check=student_check)
+    cells.append(markdown(spec["gates_intro"], f"{name}_gates_intro"))
+    cells.append(code(setup, f"{name}_gates_setup", locked=True))
+    for gate, points in spec["gates"].items():
+        hidden = [GATE_HIDDEN[gate]] if gate in GATE_HIDDEN else []
+        hidden.append(GATE_CREDIT.format(points=points))
+        source = "\n".join([GATE_VISIBLE.format(gate=gate), "### BEGIN HIDDEN TESTS", *hidden,
+                            "### END HIDDEN TESTS"])
+        cells.append(code(source, f"gate_{gate}", grade=True, locked=True, points=points))
+    nb = new_notebook(cells)
+    nb.metadata["workbook"] = {"notebook": spec["notebook"]}
+    files = {rel: REPO / src for rel, src in spec["files"].items()}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path}: files to ship are missing: {missing}")
+    return name, nb, files
 
 
 def build_all(out: Path = SOURCE) -> list[str]:
     """Write every assignment's source folder under `out`; return the assignment names."""
     names = []
-    for path in quiz_specs():
+    for path in specs.quiz_specs():
         name, nb = build_quiz(path)
         write_notebook(nb, out / name / f"{name}.ipynb")
         names.append(name)
-    for path in lab_specs():
-        spec = load_spec(path, ("assignment", "notebook", "gates"))
+    for path in specs.lab_specs():
+        spec = specs.load_lab(path)
         if not (REPO / spec["notebook"]).is_file():
             print(f"skipping {spec['assignment']}: {spec['notebook']} is not in this checkout", file=sys.stderr)
             continue
         name, nb, files = build_lab(path)
         folder = out / name
-        write_notebook(nb, folder / f"{Path(nb.metadata['workbook']['notebook']).stem}.ipynb")
+        write_notebook(nb, folder / Path(spec["notebook"]).name)
         for rel, src in files.items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, folder / rel)

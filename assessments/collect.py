@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 
-from assessments.integrity import sha256_file
+from workbook.core.io import sha256_file
 
 UPLOAD_NAME = re.compile(r"^(?P<assignment>[a-z0-9_]+)-(?P<student_id>[A-Za-z0-9][A-Za-z0-9._-]*?)(?: \(\d+\))?\.zip$")
 KEPT_SUFFIXES = (".ipynb", ".json", ".jsonl", ".md", ".png", ".txt", ".csv")

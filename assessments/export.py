@@ -20,8 +20,9 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from assessments import integrity
+from assessments import integrity, regrade
 from assessments.preprocessors import missing_cells
+from assessments.specs import lab_spec
 
 HERE = Path(__file__).resolve().parent
 COURSE_ID = "post-training-workbook"
@@ -60,8 +61,6 @@ def notebook_flags(course: Path, student: str, assignment: str) -> list[str]:
 
 def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
     """Write grades.csv, grades.json and one wide CSV per lab into `out` (default course/exports)."""
-    from assessments import labgrading
-
     out = out or course / "exports"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -69,15 +68,14 @@ def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
         students = sorted(s.id for s in gb.students)
         for assignment in sorted(a.name for a in gb.assignments):
-            lab = labgrading.lab_spec(assignment)
-            copies = labgrading.copied_packets(course, assignment, students) if lab else {}
+            copies = regrade.copied_packets(course, assignment, students) if lab_spec(assignment) else {}
             for student in students:
                 try:
                     submission = gb.find_submission(assignment, student)
                 except MissingEntry:
                     continue
                 folder = course / "autograded" / student / assignment
-                trusted = labgrading.trusted_gates(course, assignment, folder, student) if lab else {}
+                trusted = regrade.trusted_gates(course, assignment, folder, student)
                 flags = notebook_flags(course, student, assignment)
                 if copies.get(student):
                     flags.append(f"evidence files identical to: {', '.join(copies[student])}")
@@ -104,7 +102,7 @@ def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
                                  "failures": " | ".join(entry["failures"]), "flags": " | ".join(flags)})
     written = [_write_csv(out / "grades.csv", rows), out / "grades.json"]
     (out / "grades.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    for assignment in sorted({r["assignment"] for r in rows if labgrading.lab_spec(r["assignment"])}):
+    for assignment in sorted({r["assignment"] for r in rows if lab_spec(r["assignment"])}):
         written.append(_write_wide(out / f"{assignment}_gates.csv", assignment, report))
     return written
 

@@ -1,5 +1,8 @@
 """Checks that need more than one submission, or that must not trust the student's kernel.
 
+- Student id: the id a packet's manifest records must be the submitting student's (a copied packet fails the
+  reproducibility gate). The lab's gate cells carry the source of these two functions (the sandboxed kernel
+  cannot import assessments), so the kernel and the trusted re-check apply one rule.
 - Copied packets: two students whose timestamped evidence files have the same sha256 (a packet records one
   run; two runs never log identical timestamps).
 - Kernel tampering: code that hooks IPython or the tracer can rewrite or skip later cells (the hidden tests run
@@ -9,11 +12,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import defaultdict
 from pathlib import Path
+
+from workbook.core.io import sha256_file
 
 # Evidence files stamped with wall-clock times, so no two runs write them identically. (Seeded CPU runs are
 # deterministic: two honest students may well produce identical eval_results.json and loss_curve.png.)
@@ -24,23 +28,27 @@ SUSPICIOUS = re.compile(
 )
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def packet_fingerprint(evidence_dir: Path) -> dict[str, str]:
     """sha256 of each run-specific evidence file present."""
     return {name: sha256_file(evidence_dir / name) for name in RUN_FILES if (evidence_dir / name).is_file()}
 
 
 def manifest_student(evidence_dir: Path) -> str | None:
-    """The student_id the packet's manifest records, or None when absent or unreadable."""
+    """The student_id recorded in the packet's manifest.json, or None when absent or unreadable."""
     try:
-        value = json.loads((evidence_dir / "manifest.json").read_text(encoding="utf-8")).get("student_id")
-    except (OSError, json.JSONDecodeError, AttributeError):
+        value = json.loads((Path(evidence_dir) / "manifest.json").read_text(encoding="utf-8")).get("student_id")
+    except (OSError, ValueError, AttributeError):
         return None
-    return str(value) if value is not None else None
+    return None if value is None else str(value)
+
+
+def student_id_problem(evidence_dir: Path, student: str | None) -> str | None:
+    """Why the packet is not `student`'s own (its manifest records another id), or None; no check without an id."""
+    recorded = manifest_student(evidence_dir)
+    if not student or recorded == student:
+        return None
+    return (f"manifest.json records student_id {recorded!r} but this submission is from {student!r}: "
+            "a packet must come from your own run")
 
 
 def find_copies(packets: dict[str, Path]) -> dict[str, list[str]]:

@@ -16,7 +16,6 @@ is necessary, not sufficient.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import determine_grade
+
+from assessments.collect import clean_notebook_name
+from assessments.integrity import manifest_student
+from workbook.core.io import sha256_bytes
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LAB_NOTEBOOKS = {"lab1_qlora_sft": "lab1"}  # notebook stem -> assignment
@@ -44,8 +48,6 @@ class CellCheck:
 
 def assignment_of(notebook: Path) -> str:
     """The assignment a notebook belongs to, from its file name ('Copy of ...' tolerated)."""
-    from assessments.collect import clean_notebook_name
-
     stem = Path(clean_notebook_name(notebook.name)).stem
     if stem in LAB_NOTEBOOKS:
         return LAB_NOTEBOOKS[stem]
@@ -55,25 +57,26 @@ def assignment_of(notebook: Path) -> str:
                      f"{', '.join(n + '.ipynb' for n in LAB_NOTEBOOKS)}).")
 
 
-def cell_score(cell) -> tuple[float, str]:
-    """Score of an executed graded cell, by nbgrader's rule: error or stderr = 0; a number = partial credit."""
-    points = float(cell.metadata["nbgrader"].get("points", 0))
-    for output in cell.get("outputs", []):
+def cell_check(cell) -> CellCheck:
+    """An executed graded cell's score by nbgrader's own rule (`determine_grade`), and why."""
+    score, points = determine_grade(cell)
+    message = "passed" if score >= points else "partial credit"
+    for output in cell.outputs:
         if output.output_type == "error":
-            return 0.0, f"{output.ename}: {output.evalue}".strip(": ")
-        if output.output_type == "stream" and output.name == "stderr":
-            return 0.0, "wrote to stderr: " + output.text.strip().splitlines()[-1][:200]
-        if output.output_type == "execute_result":
-            try:
-                score = min(points, max(0.0, float(output.data.get("text/plain", ""))))
-                return score, "passed" if score >= points else "partial credit"
-            except ValueError:
-                pass
-    return points, "passed"
+            message = f"{output.ename}: {output.evalue}".strip(": ")
+        elif output.output_type == "stream" and output.name == "stderr":
+            message = "wrote to stderr: " + (output.text.strip().splitlines() or [""])[-1][:200]
+    return CellCheck(cell.metadata["nbgrader"]["grade_id"], points, float(score), message)
 
 
-def run_checks(notebook: Path, timeout: int = 120) -> list[CellCheck]:
-    """Execute the notebook headless in its own folder and score every graded cell (visible tests only)."""
+def score_notebook(nb: nbformat.NotebookNode) -> list[CellCheck]:
+    """The checks of every graded test cell of an executed notebook."""
+    return [cell_check(cell) for cell in nb.cells if cell.cell_type == "code"
+            and cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")]
+
+
+def execute(notebook: Path, timeout: int = 120) -> nbformat.NotebookNode:
+    """The notebook executed headless in its own folder, as a grader would (NBGRADER_EXECUTION=validate)."""
     from workbook.core.notebook_runner import SteadyClient  # nbclient, minus its missed-reply stalls
 
     nb = nbformat.read(notebook, as_version=4)
@@ -87,18 +90,13 @@ def run_checks(notebook: Path, timeout: int = 120) -> list[CellCheck]:
             os.environ.pop("NBGRADER_EXECUTION", None)
         else:
             os.environ["NBGRADER_EXECUTION"] = previous
-    checks = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            score, message = cell_score(cell)
-            checks.append(CellCheck(meta["grade_id"], float(meta.get("points", 0)), score, message))
-    return checks
+    return nb
 
 
 def check_packet(evidence_dir: str | Path = EVIDENCE_DIR, locked_test_path: str | Path | None = None) -> bool:
     """Print the lab validator's report for an evidence folder; True when every gate passes."""
-    from workbook.evidence import format_report, validate_packet
+    from workbook.evidence.gates import validate_packet
+    from workbook.evidence.report import format_report
 
     results = validate_packet(Path(evidence_dir), locked_test_path)
     print(format_report(results))
@@ -112,7 +110,7 @@ def check(notebook: Path) -> bool:
     if assignment in LAB_NOTEBOOKS.values():
         print(f"== evidence packet: {notebook.parent / EVIDENCE_DIR}")
         ok = check_packet(notebook.parent / EVIDENCE_DIR)
-    checks = run_checks(notebook)
+    checks = score_notebook(execute(notebook))
     if not checks:
         print(f"{notebook.name} has no graded cells: open the released copy (assessments/release/{assignment}/).")
     print(f"== graded cells of {notebook.name} (visible tests only)")
@@ -143,8 +141,6 @@ def export(notebook: Path | None, student_id: str, out_dir: Path = Path("."), na
         data = (json.dumps(content, indent=1) + "\n").encode()
     else:
         notebook_name, folder, data = notebook.name, notebook.parent, notebook.read_bytes()
-    from assessments.collect import clean_notebook_name
-
     notebook_name = clean_notebook_name(notebook_name)
     assignment = assignment_of(Path(notebook_name))
     files = {notebook_name: data}
@@ -159,7 +155,7 @@ def export(notebook: Path | None, student_id: str, out_dir: Path = Path("."), na
         "assignment": assignment,
         "student_id": student_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files": {rel: hashlib.sha256(blob).hexdigest() for rel, blob in files.items()},
+        "files": {rel: sha256_bytes(blob) for rel, blob in files.items()},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}-{student_id}.zip"
@@ -172,11 +168,7 @@ def export(notebook: Path | None, student_id: str, out_dir: Path = Path("."), na
 
 
 def _warn_student_mismatch(evidence: Path, student_id: str) -> None:
-    manifest = evidence / "manifest.json"
-    try:
-        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("student_id")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return
+    recorded = manifest_student(evidence)
     if recorded not in (None, student_id):
         print(f"WARNING: evidence/manifest.json records student_id={recorded!r}, not {student_id!r}; the grader "
               "compares them. Re-run the lab with your own id (WORKBOOK_STUDENT_ID) if this packet is yours.")
@@ -187,7 +179,7 @@ def verify_upload(zip_path: Path) -> list[str]:
     with zipfile.ZipFile(zip_path) as archive:
         manifest = json.loads(archive.read(SUBMISSION_MANIFEST))
         return [rel for rel, digest in manifest["files"].items()
-                if hashlib.sha256(archive.read(rel)).hexdigest() != digest]
+                if sha256_bytes(archive.read(rel)) != digest]
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.autograde [--n 50] [--assignment lab1]
 
-Submissions are built without a model (assessments.simulate for lab packets; the answer key for quizzes), put in
+Submissions are built without a model (assessments.testing: simulated lab packets, or the quiz answer key), put in
 a scratch course and graded by one `python -m assessments.cli autograde` run, as an instructor would. Per-
 submission times come from nbgrader's timestamped log (from one student's "Creating/updating student" line to
 the next); the first also carries nbgrader's own start-up, reported apart. Writes bench/results/autograde.json.
@@ -22,8 +22,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from assessments import cli, simulate
+from assessments import cli
 from assessments.export import export
+from assessments.testing import simulate
+from assessments.testing.fixtures import notebook_bytes, quiz_submission, scratch_course
 from bench.machine import describe
 from workbook.core.config import ROOT
 
@@ -32,11 +34,7 @@ LAST_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) ")
 
 
 def build_course(root: Path, assignment: str, n: int) -> tuple[Path, list[str]]:
-    course = root / "course"
-    course.mkdir()
-    shutil.copy(cli.HERE / "nbgrader_config.py", course)
-    shutil.copytree(cli.HERE / "source" / assignment, course / "source" / assignment)
-    shutil.copytree(cli.HERE / "release" / assignment, course / "release" / assignment)
+    course = scratch_course(root, [assignment])
     notebook = next((course / "release" / assignment).glob("*.ipynb"))
     students = [f"s{i:03d}" for i in range(n)]
     scenarios = list(simulate.SCENARIOS.values())
@@ -49,9 +47,6 @@ def build_course(root: Path, assignment: str, n: int) -> tuple[Path, list[str]]:
             if i % 5 == 4:  # every fifth submission is damaged in one of the usual ways
                 scenarios[i % len(scenarios)](packet)
         else:
-            sys.path.insert(0, str(ROOT / "tests"))
-            from assessments_fixtures import notebook_bytes, quiz_submission
-
             (folder / notebook.name).write_bytes(notebook_bytes(quiz_submission(assignment)))
     return course, students
 

@@ -18,7 +18,7 @@ import time
 
 from bench.machine import describe
 from workbook.core.config import ROOT
-from workbook.evidence import validate_packet
+from workbook.evidence.gates import validate_packet
 
 EVIDENCE = ROOT / "labs" / "evidence"
 NOTEBOOK = ROOT / "labs" / "lab1_qlora_sft.ipynb"
@@ -29,7 +29,8 @@ def run_mode(mode: str) -> dict[str, object]:
     """Run the notebook once in `mode` with fresh checkpoints; return times, scores and the gate verdict."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("WORKBOOK_FAST", None)
-    command = [sys.executable, "-m", "workbook.core.notebook_runner", str(NOTEBOOK)] + (["--fast"] if mode == "fast" else [])
+    command = [sys.executable, "-m", "workbook.core.notebook_runner", str(NOTEBOOK)]
+    command += ["--fast"] if mode == "fast" else []
     with tempfile.TemporaryDirectory(prefix=f"lab1-{mode}-") as outputs:
         env["LAB1_OUTPUT_ROOT"] = outputs
         start = time.perf_counter()

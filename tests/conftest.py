@@ -1,5 +1,52 @@
-"""Shared test setup: FAST mode for everything the tests run (the course package is installed, `make setup`)."""
+"""Shared test setup: FAST mode for everything the tests run, the offline model once per session, and one tiny
+random Llama (with the course tokenizer) for every unit test that needs a model but not its knowledge.
+
+The course package is installed (`make setup`), so nothing here touches sys.path.
+"""
 
 import os
 
+import pytest
+
 os.environ.setdefault("WORKBOOK_FAST", "1")
+
+
+@pytest.fixture(scope="session")
+def offline_model():
+    """The offline SmolLM2-135M-Instruct and its tokenizer, loaded once per test session (fp32, CPU)."""
+    from workbook.core.models import load_model
+
+    return load_model()
+
+
+@pytest.fixture(scope="session")
+def course_tokenizer():
+    """The offline model's tokenizer (chat template, <|im_end|> as EOS and pad)."""
+    from transformers import AutoTokenizer
+
+    from workbook.core.models import offline_checkpoint
+
+    return AutoTokenizer.from_pretrained(offline_checkpoint())
+
+
+@pytest.fixture
+def tiny_llama(course_tokenizer):
+    """A fresh, seeded 2-layer random Llama over the course tokenizer's vocabulary: (model, tokenizer).
+
+    Function-scoped so that a test may train or wrap it (PEFT) without touching the next test's copy.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=len(course_tokenizer),
+        pad_token_id=course_tokenizer.pad_token_id,
+        eos_token_id=course_tokenizer.eos_token_id,
+    )
+    return LlamaForCausalLM(config).eval(), course_tokenizer

@@ -66,7 +66,7 @@ def course_sources() -> list[tuple[str, str]]:
             "".join(c["source"]) for c in cells if c["cell_type"] == "code" and not "".join(c["source"]).startswith("%")
         )
         sources.append((path.relative_to(ROOT).as_posix(), re.sub(r"^[!%].*$", "", code, flags=re.M)))
-    for path in sorted(Path(ROOT, "helpers").glob("*.py")):
+    for path in sorted(Path(ROOT, "workbook").rglob("*.py")):
         sources.append((path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")))
     return sources
 

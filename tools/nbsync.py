@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook.core.config import COLAB_CLONE_DIR, REPO_URL, ROOT, colab_badge
+from workbook.core.config import COLAB_CLONE_DIR, REPO_BRANCH, REPO_URL, ROOT, colab_badge
 
 NOTEBOOK_DIRS = ("chapters", "labs")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -27,17 +27,24 @@ import sys
 from pathlib import Path
 
 try:
-    import workbook  # installed by `make setup` (pip install -e .), or by this cell in an earlier run
+    import workbook  # noqa: F401  (installed by `make setup`, or by this cell earlier in this Colab session)
 except ImportError:
     if "google.colab" not in sys.modules:
-        raise SystemExit("The course package is not installed: run `make setup` in the repository, then restart.")
+        raise SystemExit("The course package is not installed: run `make setup` in the repository.") from None
     ROOT = Path("{COLAB_CLONE_DIR}")
+    REPO_URL = "{REPO_URL}"
+    BRANCH = "{REPO_BRANCH}"
     if not ROOT.exists():
-        subprocess.run(["git", "clone", "--depth", "1", "{REPO_URL}", str(ROOT)], check=True)
+        clone = subprocess.run(["git", "clone", "--depth", "1", "-b", BRANCH, REPO_URL, str(ROOT)],
+                               capture_output=True, text=True)
+        if clone.returncode:
+            raise SystemExit(
+                f"Could not clone {{REPO_URL}} (branch {{BRANCH}}): {{clone.stderr.strip()[-300:]}}\\n"
+                "Working from a fork? Set REPO_SLUG in workbook/core/config.py to it and run `make sync`."
+            ) from None
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True)
     subprocess.run([sys.executable, "-m", "workbook.core.install", "colab"], cwd=ROOT, check=True)
-    sys.path.insert(0, str(ROOT))  # this kernel started before the install; a restarted one finds it installed
-    import workbook'''
+    sys.path.insert(0, str(ROOT))  # this kernel started before the install; a restarted one finds it installed'''
 
 
 def course_notebooks() -> list[Path]:

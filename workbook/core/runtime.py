@@ -1,6 +1,8 @@
-"""Runtime detection: where the notebook runs, which accelerator it has, and which versions are installed.
+"""Runtime detection and the course's one precision policy.
 
 `detect()` returns a plain dict (the labs store it as environment evidence); `summary()` formats it.
+`precision()` says how to train here: bf16 on Ampere and newer, fp16 compute with fp32 trainable weights on a
+T4 (and other pre-Ampere GPUs), fp32 on CPU. Every notebook and lab takes its trainer flags from it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from workbook.core.config import is_fast
@@ -66,12 +69,51 @@ def gpu_info() -> dict[str, Any]:
     }
 
 
-def compute_dtype_name(gpu: dict[str, Any] | None = None) -> str:
-    """The dtype the course trains and runs in: fp32 on CPU, fp16 before Ampere, bf16 from Ampere on."""
+@dataclass(frozen=True)
+class Precision:
+    """How to compute and train on this machine. `bf16`, `fp16` and `use_cpu` are the trainer flags."""
+
+    compute_dtype: str  # "bfloat16", "float16" or "float32": weights and activations of the frozen model
+    bf16: bool
+    fp16: bool
+    use_cpu: bool
+
+    @property
+    def trainable_fp32(self) -> bool:
+        """Trainable weights must be fp32: fp16 Adam state underflows, and bf16 drops small updates."""
+        return not self.bf16
+
+    def torch_dtype(self) -> Any:
+        """`compute_dtype` as a torch dtype."""
+        import torch
+
+        return getattr(torch, self.compute_dtype)
+
+
+def precision(gpu: dict[str, Any] | None = None) -> Precision:
+    """The policy for this machine (or for the `gpu_info()`-shaped dict given)."""
     gpu = gpu_info() if gpu is None else gpu
     if not gpu.get("available"):
-        return "float32"
-    return "bfloat16" if gpu.get("bf16_native") else "float16"
+        return Precision("float32", bf16=False, fp16=False, use_cpu=True)
+    if gpu.get("bf16_native"):
+        return Precision("bfloat16", bf16=True, fp16=False, use_cpu=False)
+    return Precision("float16", bf16=False, fp16=True, use_cpu=False)
+
+
+def keep_trainable_fp32(model: Any, policy: Precision | None = None) -> list[str]:
+    """Cast the trainable parameters to fp32 where the policy asks for it; returns their dtypes afterwards.
+
+    Call it after building a trainer and before `train()` (which creates the optimizer): TRL casts the adapters
+    of a 4-bit model to bf16 whatever `fp16`/`bf16` say, and the fp16 grad scaler cannot unscale bf16 (TRL #4901).
+    """
+    import torch
+
+    policy = policy or precision()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if policy.trainable_fp32:
+        for param in trainable:
+            param.data = param.data.to(torch.float32)
+    return sorted({str(p.dtype).removeprefix("torch.") for p in trainable})
 
 
 def detect() -> dict[str, Any]:
@@ -84,7 +126,7 @@ def detect() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "device": "cuda" if gpu["available"] else "cpu",
         "gpu": gpu,
-        "compute_dtype": compute_dtype_name(gpu),
+        "compute_dtype": precision(gpu).compute_dtype,
         "fast": is_fast(),
         "packages": package_versions(),
     }

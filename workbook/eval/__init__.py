@@ -1,1 +1,1 @@
-"""Metrics: answer normalisation, ROUGE-L, key facts, refusals and the forgetting guard."""
+"""Metrics: ROUGE-L, key facts, refusals and the forgetting guard, on text normalised by workbook.topics.text."""

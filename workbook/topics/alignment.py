@@ -9,6 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from workbook.topics.lm import loss_history
+
 
 def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
@@ -160,28 +162,23 @@ def pairwise_accuracy(head: Any, chosen_features: Any, rejected_features: Any) -
     return wins.float().mean().item()
 
 
-def log_series(log_history: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
-    """(steps, values) of one metric from `trainer.state.log_history`, e.g. "rewards/margins"."""
-    points = [(int(e["step"]), float(e[key])) for e in log_history if key in e and "step" in e]
-    if not points:
-        raise ValueError(f"The log has no {key!r}: set logging_steps=1 so the trainer logs every step.")
-    steps, values = zip(*points, strict=True)
-    return list(steps), list(values)
-
-
 def plot_dpo_log(log_history: Sequence[dict[str, Any]], title: str = "DPO") -> Any:
     """Three panels from a DPOTrainer log: loss, reward margin, chosen and rejected log-probs."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     panels = [
         ("loss", ["loss"]),
         ("reward margin (beta x log-ratio gap)", ["rewards/margins"]),
         ("summed log-prob of the answer", ["logps/chosen", "logps/rejected"]),
     ]
+    series = loss_history(log_history, [key for _, keys in panels for key in keys])
+    missing = [key for key, points in series.items() if not points]
+    if missing:
+        raise ValueError(f"The log has no {missing}: set logging_steps=1 so the trainer logs every step.")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     for ax, (label, keys) in zip(axes, panels, strict=True):
         for key in keys:
-            steps, values = log_series(log_history, key)
+            steps, values = zip(*series[key], strict=True)
             ax.plot(steps, values, "o-", label=key)
         ax.set_xlabel("step")
         ax.set_title(label)

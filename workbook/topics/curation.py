@@ -7,10 +7,11 @@ Rows are dicts with an instruction field and a response field (names configurabl
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from workbook.topics.text import normalize
 
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _PLACEHOLDERS = ("todo", "tbd", "lorem ipsum", "as an ai language model", "insert answer", "[answer]")
@@ -18,13 +19,6 @@ _PLACEHOLDERS = ("todo", "tbd", "lorem ipsum", "as an ai language model", "inser
 
 class EmptyDatasetError(ValueError):
     """Filtering removed every row; the message says which step emptied it."""
-
-
-def normalize(text: str) -> str:
-    """Lowercase, strip accents, keep letters and digits, collapse spaces: the key for exact duplicates."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def shingles(text: str, size: int = 3) -> set[str]:

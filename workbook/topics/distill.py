@@ -1,6 +1,6 @@
 """Knowledge distillation: temperature-softened distributions, the T²-scaled loss, and a layer-dropped student.
 
-The temperature widget's logic lives here (`TemperatureExplorer`); the notebook only displays it.
+The temperature widget's logic lives here (`TemperatureExplorer`); `workbook.ui.temperature` is its view.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class TemperatureExplorer:
     """A temperature slider over a teacher's logits: bars of softmax(z / T) and the entropy.
 
     Plain API (what tests and headless runs use): `probs(T)`, `describe(T)`, `plot(T, ax)`.
-    `widget()` builds the ipywidgets view (a FloatSlider and an Output holding the plot).
+    `workbook.ui.temperature.temperature_widget` builds the ipywidgets view.
     """
 
     def __init__(self, logits: Sequence[float], labels: Sequence[str]):
@@ -177,22 +177,3 @@ class TemperatureExplorer:
         ax.set_ylabel("probability")
         ax.set_title(f"softmax(z / T), T = {temperature:g}")
         return ax
-
-    def widget(self, initial: float = 1.0) -> Any:
-        import ipywidgets as widgets
-        import matplotlib.pyplot as plt
-
-        slider = widgets.FloatSlider(value=initial, min=0.25, max=8.0, step=0.25, description="T")
-        text = widgets.HTML()
-        out = widgets.Output()
-
-        def redraw(_change: Any = None) -> None:
-            text.value = f"<code>{self.describe(slider.value)}</code>"
-            with out:
-                out.clear_output(wait=True)
-                self.plot(slider.value)
-                plt.show()
-
-        slider.observe(redraw, names="value")
-        redraw()
-        return widgets.VBox([slider, text, out])

@@ -3,12 +3,11 @@
 `advise(description)` reads a plain-language description of what the model gets wrong, classifies the gap
 (knowledge, behaviour/format, steering, capability) from its wording, and returns a `Recommendation`.
 `advise(gap="behaviour", ...)` skips the guessing. `hierarchy_rows()` gives the full ladder with computed
-memory and compute figures for a 7B model. `ladder_widget()` wraps all of it in core ipywidgets.
+memory and compute figures for a 7B model. `workbook.ui.ladder` is the widget over it.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
@@ -217,45 +216,3 @@ def hierarchy_rows(params: float = 7e9, lora_params: float = 40e6) -> list[dict[
         rows.append({"rung": rung.name, "changes": rung.changes, "data": rung.data,
                      f"memory ({params / 1e9:g}B)": memory, "compute (A100, 40%)": compute, "cost": rung.cost})
     return rows
-
-
-def recommendation_html(rec: Recommendation) -> str:
-    """The recommendation as a small HTML card."""
-    rung = RUNGS[rec.rung]
-    items = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
-    return (
-        f"<div style='border:1px solid #888;border-radius:6px;padding:6px 10px'>"
-        f"<b>Gap:</b> {rec.gap} &rarr; <b>{html.escape(rung.name)}</b><ul>{items}</ul>"
-        f"<b>Cost:</b> {html.escape(rung.cost)}<br><b>When things change:</b> {html.escape(rung.update)}</div>"
-    )
-
-
-def ladder_widget(description: str = CLINIC_BOT[0][0]):  # -> ipywidgets.VBox
-    """Type the gap, optionally force its kind and the measured prompt compliance; the card updates live."""
-    import ipywidgets as widgets
-
-    text = widgets.Text(value=description, description="The gap:", layout=widgets.Layout(width="95%"))
-    kind = widgets.Dropdown(options=["auto", *GAPS], value="auto", description="Kind:")
-    compliance = widgets.FloatSlider(value=0.0, min=0, max=1, step=0.05, description="Prompt holds:")
-    measured = widgets.Checkbox(value=False, description="I measured prompt compliance")
-    changes = widgets.Checkbox(value=False, description="Facts change often")
-    demos = widgets.BoundedIntText(value=0, min=0, max=10_000_000, description="Examples:")
-    card = widgets.HTML()
-
-    def refresh(_=None) -> None:
-        try:
-            rec = advise(
-                text.value,
-                gap=None if kind.value == "auto" else kind.value,
-                prompt_compliance=compliance.value if measured.value else None,
-                changes_often=changes.value,
-                demonstrations=demos.value,
-            )
-            card.value = recommendation_html(rec)
-        except ValueError as error:
-            card.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
-
-    for control in (text, kind, compliance, measured, changes, demos):
-        control.observe(refresh, names="value")
-    refresh()
-    return widgets.VBox([text, widgets.HBox([kind, demos]), widgets.HBox([measured, compliance]), changes, card])

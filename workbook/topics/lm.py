@@ -34,9 +34,11 @@ def perplexity(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int
     return math.exp(mean_token_nll(model, tokenizer, texts, max_length))
 
 
-def loss_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) pairs for train `loss` and `eval_loss` from `trainer.state.log_history`."""
-    series: dict[str, list[tuple[int, float]]] = {"loss": [], "eval_loss": []}
+def loss_history(
+    log_history: Sequence[dict[str, Any]], keys: Sequence[str] = ("loss", "eval_loss")
+) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) pairs per metric in `keys` from `trainer.state.log_history` (default: train and eval loss)."""
+    series: dict[str, list[tuple[int, float]]] = {key: [] for key in keys}
     for entry in log_history:
         for key in series:
             if key in entry and "step" in entry:

@@ -1,7 +1,7 @@
 """The LoRA rank explorer: how well a rank-r product B·A can stand in for a real weight update ΔW.
 
-`RankExplorer(delta)` takes the SVD of ΔW once; `report(r)` gives the numbers for one rank, `plot(r)` draws
-them, and `slider()` wraps both in a core-ipywidgets view. Tests and headless runs use the plain API.
+`RankExplorer(delta)` takes the SVD of ΔW once; `report(r)` gives the numbers for one rank and `plot(r)` draws
+them. `workbook.ui.rank_slider` wraps both in a core-ipywidgets view.
 """
 
 from __future__ import annotations
@@ -126,30 +126,3 @@ class RankExplorer:
         axes[2].set_title(f"{report.energy_captured:.1%} energy, rel. error {report.relative_error:.3f}", fontsize=10)
         axes[2].legend(loc="lower left", fontsize=8)
         return fig
-
-    def slider(self, initial: int = 8, max_rank: int | None = None) -> Any:
-        """An IntSlider over r that redraws the plot and the numbers (core ipywidgets, 7.7 and 8.x)."""
-        import ipywidgets as widgets
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        top = min(self.d, self.k) if max_rank is None else check_rank(max_rank, self.d, self.k)
-        rank = widgets.IntSlider(value=min(max(1, initial), top), min=1, max=top, description="rank r")
-        numbers = widgets.HTML()
-        output = widgets.Output()
-
-        def redraw(_: Any = None) -> None:
-            report = self.report(rank.value)
-            big = RankReport(rank.value, 4096, 4096, 0, 0, lora_params(4096, 4096, rank.value), 4096 * 4096)
-            numbers.value = (
-                f"<pre>{report.text()}\nA 4096x4096 layer at the same r: {big.lora_params:,} vs "
-                f"{big.full_params:,} ({big.saving:.0f}x fewer)</pre>"
-            )
-            output.clear_output(wait=True)
-            with output:
-                display(self.plot(rank.value))
-                plt.close("all")
-
-        rank.observe(redraw, names="value")
-        redraw()
-        return widgets.VBox([rank, numbers, output])

@@ -1,4 +1,5 @@
-"""Training-memory arithmetic shared by chapter 02 (full fine-tuning) and chapter 05 (QLoRA hardware table).
+"""Training-memory arithmetic shared by chapter 02 (full fine-tuning), chapter 05 (NF4 storage and the QLoRA
+hardware table) and chapter 06 (the size table).
 
 Sizes are in decimal gigabytes (1 GB = 1e9 bytes), as GPU vendors and the source lessons quote them.
 Activations, the CUDA context and fragmentation are left out: they depend on batch size and sequence length,
@@ -12,17 +13,38 @@ from dataclasses import dataclass, field
 
 GB = 1e9
 
-# Bytes per stored value. nf4 carries its block constants: 4 bits + 32/64 bits per 64-weight block = 4.5 bits
-# with plain absmax; double quantization stores those constants in 8 bits (+ a second-level fp32 constant per
-# 256 blocks): 4 + 8/64 + 32/(64*256) = 4.127 bits.
+
+def bits_per_param(
+    bits: int = 4,
+    blocksize: int = 64,
+    absmax_bits: int = 32,
+    double_quant: bool = False,
+    second_blocksize: int = 256,
+    second_absmax_bits: int = 32,
+) -> float:
+    """Storage per weight of a blockwise-quantized tensor: the code, plus the block's absmax shared by `blocksize`
+    weights (NF4: 4 + 32/64 = 4.5 bits).
+
+    With double quantization the absmax values are themselves quantized to 8 bits in blocks of
+    `second_blocksize`, each with one `second_absmax_bits` constant (NF4: 4 + 8/64 + 32/(64*256) = 4.127 bits).
+    """
+    for name, value in (("bits", bits), ("blocksize", blocksize), ("second_blocksize", second_blocksize)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}.")
+    if not double_quant:
+        return bits + absmax_bits / blocksize
+    return bits + 8 / blocksize + second_absmax_bits / (blocksize * second_blocksize)
+
+
+# Bytes per stored value; nf4 carries its block constants (see bits_per_param).
 PRECISION_BYTES: dict[str, float] = {
     "fp32": 4.0,
     "fp16": 2.0,
     "bf16": 2.0,
     "int8": 1.0,
     "int4": 0.5,
-    "nf4": 4.5 / 8,
-    "nf4-dq": (4 + 8 / 64 + 32 / (64 * 256)) / 8,
+    "nf4": bits_per_param() / 8,
+    "nf4-dq": bits_per_param(double_quant=True) / 8,
 }
 
 # Optimizer state per trained parameter, in bytes: Adam keeps m and v in fp32; 8-bit Adam keeps them in
@@ -115,3 +137,77 @@ def weights_only_gb(params: float, precision: str) -> float:
     if precision not in PRECISION_BYTES:
         raise ValueError(f"Unknown precision {precision!r}; choose from {sorted(PRECISION_BYTES)}.")
     return params * PRECISION_BYTES[precision] / GB
+
+
+# The chapter 02 calculator's menus: optimizer label -> training_memory's name, and trainable weight formats.
+OPTIMIZERS = {"Adam": "adam", "8-bit Adam": "adam-8bit", "SGD": "sgd"}
+WEIGHT_PRECISIONS = ("bf16", "fp16", "fp32")
+
+
+def full_finetune_memory(
+    params_billion: float,
+    weight_precision: str = "bf16",
+    optimizer: str = "Adam",
+    mixed_precision: bool = True,
+    gpu_gb: float = 80.0,
+) -> MemoryEstimate:
+    """Memory to fully fine-tune a model of `params_billion` billion parameters (activations excluded).
+
+    optimizer: "Adam", "8-bit Adam" or "SGD". mixed_precision: 16-bit working weights plus an fp32 master copy.
+    """
+    if isinstance(params_billion, bool) or not isinstance(params_billion, (int, float)) or not params_billion > 0:
+        raise ValueError(f"params_billion must be a positive number (e.g. 7 for a 7B model), got {params_billion!r}.")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+    if weight_precision not in WEIGHT_PRECISIONS:
+        raise ValueError(f"Full fine-tuning trains {', '.join(WEIGHT_PRECISIONS)} weights, not {weight_precision!r}.")
+    if mixed_precision and weight_precision == "fp32":
+        raise ValueError("Mixed precision keeps 16-bit working weights: pick bf16 or fp16, or untick mixed precision.")
+    if not gpu_gb > 0:
+        raise ValueError(f"gpu_gb must be positive, got {gpu_gb!r}.")
+    return training_memory(
+        params_billion * 1e9, weight_precision, OPTIMIZERS[optimizer], mixed_precision, gpu_gb=gpu_gb
+    )
+
+
+def bytes_per_param(estimate: MemoryEstimate, params_billion: float) -> float:
+    """Total bytes stored per parameter."""
+    return estimate.total_bytes / (params_billion * 1e9)
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """One way of adding up the bill for the same model."""
+
+    label: str
+    estimate: MemoryEstimate
+    params_billion: float
+
+    @property
+    def per_param(self) -> float:
+        return bytes_per_param(self.estimate, self.params_billion)
+
+
+def eight_b_accountings(params_billion: float = 8.03) -> list[Accounting]:
+    """Three readings of "8B: fp16 weights + gradients + Adam states (2x parameters) = 80+ GB".
+
+    Llama 3 8B has 8.03e9 parameters. Only the readings with fp32 Adam moments reach 80 GB.
+    """
+    n = params_billion * 1e9
+    half_states = MemoryEstimate(
+        parts={"weights": 2 * n, "gradients": 2 * n, "Adam m": 2 * n, "Adam v": 2 * n},
+        notes=["(activations, CUDA context and fragmentation not included)"],
+    )
+    return [
+        Accounting("fp16 weights + grads, Adam m and v in fp16", half_states, params_billion),
+        Accounting(
+            "fp16 weights + grads, Adam m and v in fp32",
+            full_finetune_memory(params_billion, "fp16", "Adam", mixed_precision=False),
+            params_billion,
+        ),
+        Accounting(
+            "mixed precision: the above + fp32 master copy",
+            full_finetune_memory(params_billion, "fp16", "Adam", mixed_precision=True),
+            params_billion,
+        ),
+    ]

@@ -1,14 +1,15 @@
 """Parameter counts of Llama-style models from their shapes, and the QLoRA hardware table built on them.
 
-Memory figures come from `workbook.topics.memory.training_memory` (the chapter 02 calculator); this module only
-decides what to feed it: which parameters are quantized, which stay in 16 bits, how many LoRA trains.
+Memory figures come from `workbook.topics.memory` (`training_memory`, `full_finetune_memory`: the chapter 02
+calculator); this module only decides what to feed it: which parameters are quantized, which stay in 16 bits,
+how many LoRA trains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbook.topics.memory import GB, MemoryEstimate, training_memory
+from workbook.topics.memory import GB, MemoryEstimate, full_finetune_memory, training_memory
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
@@ -107,11 +108,6 @@ def lora_memory(shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_L
     return training_memory(shape.counts()["total"], "bf16", trainable_params=shape.lora_params(r, targets))
 
 
-def full_finetune_memory(shape: LlamaShape) -> MemoryEstimate:
-    """Full fine-tuning in bf16 mixed precision with Adam."""
-    return training_memory(shape.counts()["total"], "bf16", optimizer="adam", mixed_precision=True)
-
-
 def smallest_gpu(total_gb: float, headroom: float = HEADROOM) -> str:
     """The smallest card in GPUS whose memory, less the headroom share, holds `total_gb`."""
     if total_gb <= 0:
@@ -136,7 +132,7 @@ def hardware_table(r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> list[d
                 "params (B)": round(counts["total"] / 1e9, 2),
                 f"LoRA r={r} params (M)": round(shape.lora_params(r, targets) / 1e6, 1),
                 "bf16 weights (GB)": round(counts["total"] * 2 / GB, 1),
-                "full FT, Adam (GB)": round(full_finetune_memory(shape).total_gb, 1),
+                "full FT, Adam (GB)": round(full_finetune_memory(counts["total"] / 1e9).total_gb, 1),
                 "LoRA bf16 (GB)": round(lora, 1),
                 "QLoRA (GB)": round(qlora, 1),
                 "smallest card, LoRA bf16": smallest_gpu(lora),

@@ -1,4 +1,5 @@
-"""How big a model is on disk or in memory at each precision: the chapter 06 size table and its widget.
+"""How big a model is on disk or in memory at each precision: the chapter 06 size table (its widget is
+`workbook.ui.size_table`).
 
 Sizes are decimal gigabytes (1 GB = 10**9 bytes), weights only (no KV cache, no activations).
 
@@ -6,7 +7,7 @@ Where the bits-per-weight come from:
 - Plain formats (FP32 ... INT2): the width of one stored number; INT4/INT2 are the ideal figure without the
   per-block scales a real scheme adds (see the NF4 row for what a scale costs).
 - NF4 + double quantization (bitsandbytes): 4 bits + one 8-bit absmax per 64 weights + one fp32 scale per 256
-  absmaxes = 4 + 8/64 + 32/(64*256) ~ 4.127 bits.
+  absmaxes = 4 + 8/64 + 32/(64*256) ~ 4.127 bits (`workbook.topics.memory.bits_per_param`).
 - GGUF levels: llama.cpp's quantize tool (tools/quantize/quantize.cpp, QUANT_OPTIONS, as vendored in
   llama-cpp-python 0.3.36) publishes each level's file size for Llama-3-8B (8,030,261,248 parameters), e.g.
   "Q4_K_M: 4.58G". "G" there is GiB (Q8_0: 8.03e9 x 8.5 bits = 7.96 GiB), so bits per weight =
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from workbook.topics.memory import bits_per_param
 
 LLAMA3_8B_PARAMS = 8_030_261_248
 GIB = 2**30
@@ -44,13 +47,12 @@ GGUF_BASE_TYPE = {
     "Q4_K_M": "Q4_K", "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "Q6_K": "Q6_K", "Q8_0": "Q8_0",
 }  # fmt: skip
 
-NF4_DOUBLE_QUANT_BITS = 4 + 8 / 64 + 32 / (64 * 256)
 PLAIN_BITS = {
     "FP32": 32.0,
     "BF16/FP16": 16.0,
     "INT8": 8.0,
     "INT4": 4.0,
-    "NF4 (+double quant)": NF4_DOUBLE_QUANT_BITS,
+    "NF4 (+double quant)": bits_per_param(double_quant=True),
     "INT2": 2.0,
 }
 
@@ -189,43 +191,3 @@ def plot_sizes(rows: list[SizeRow], title: str = "", ax: Any = None) -> Any:
     ax.set_xlim(0, max(sizes) * 1.2)
     ax.set_title(title)
     return ax
-
-
-def size_widget() -> Any:
-    """A preset dropdown, a free-text size box and the table + bar chart that follow them."""
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    preset = widgets.Dropdown(options=[*PRESETS, "typed"], value="7B", description="model")
-    typed = widgets.Text(value="", placeholder="e.g. 1.5B, 350M, 7e9", description="or type")
-    out = widgets.Output()
-
-    def redraw(_: Any = None) -> None:
-        text = typed.value.strip() if preset.value == "typed" else preset.value
-        out.clear_output(wait=True)
-        with out:
-            if not text:
-                print("Type a model size in the box, e.g. 1.5B.")
-                return
-            try:
-                rows = size_table(text)
-            except ValueError as error:
-                print(f"⚠ {error}")
-                return
-            print(format_table(rows))
-            plot_sizes(rows, title=f"{text} parameters")
-            plt.show()
-
-    def on_typed(_: Any) -> None:
-        if preset.value == "typed":
-            redraw()
-        else:
-            preset.value = "typed"  # triggers redraw
-
-    preset.observe(redraw, names="value")
-    typed.observe(on_typed, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([preset, typed]), out])
-    display(box)
-    return box

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -9,19 +10,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbook.core.generation import generate_ids
+
 # The signed integer grid of each width used by absmax quantization: symmetric, so zero stays exactly zero.
 QMAX = {8: 127, 4: 7, 2: 1}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Quantized:
-    """Integer codes plus one float scale per block: value ~ code * scale."""
+    """A blockwise-quantized tensor: one code per value and one scale per block; value ~ level(code) * scale.
 
-    codes: Any  # torch.int8 tensor, same shape as the (padded) input blocks
+    levels=None: the code is its own level (an integer grid, as absmax INT8/INT4 store it); otherwise the code
+    indexes `levels` (a codebook such as NF4's 16 values, `workbook.topics.nf4`).
+    """
+
+    codes: Any  # (blocks, block size): int8 grid values, or int64 indices into levels
     scales: Any  # float32, one per block
-    bits: int
     shape: tuple[int, ...]
-    numel: int
+    levels: Any = None
+
+    def dequantize(self) -> Any:
+        """Back to float32 in the original shape."""
+        values = self.codes.float() if self.levels is None else self.levels[self.codes]
+        flat = (values * self.scales[:, None]).reshape(-1)
+        return flat[: math.prod(self.shape)].reshape(self.shape)
+
+
+def pad_to_blocks(weight: Any, size: int) -> Any:
+    """The tensor flattened to float32 and zero-padded into rows of `size` values (one row per block)."""
+    import torch
+
+    flat = weight.detach().float().reshape(-1)
+    if flat.numel() == 0:
+        raise ValueError("Cannot quantize an empty tensor.")
+    if not torch.isfinite(flat).all():
+        raise ValueError("The tensor contains NaN or inf; absmax scaling needs finite values.")
+    return torch.nn.functional.pad(flat, (0, (-flat.numel()) % size)).reshape(-1, size)
 
 
 def absmax_quantize(weight: Any, bits: int = 8, block_size: int | None = None) -> Quantized:
@@ -32,22 +56,16 @@ def absmax_quantize(weight: Any, bits: int = 8, block_size: int | None = None) -
         raise ValueError(f"bits={bits} is not supported: choose one of {sorted(QMAX)}.")
     if block_size is not None and block_size < 1:
         raise ValueError(f"block_size must be a positive number of weights or None; got {block_size}.")
-    flat = weight.detach().float().reshape(-1)
-    if flat.numel() == 0:
-        raise ValueError("Cannot quantize an empty tensor.")
-    size = block_size or flat.numel()
-    padding = (-flat.numel()) % size
-    blocks = torch.nn.functional.pad(flat, (0, padding)).reshape(-1, size)
+    blocks = pad_to_blocks(weight, block_size or weight.numel())
     absmax = blocks.abs().amax(dim=1, keepdim=True)
     scales = torch.where(absmax > 0, absmax / QMAX[bits], torch.ones_like(absmax))
     codes = torch.clamp(torch.round(blocks / scales), -QMAX[bits], QMAX[bits]).to(torch.int8)
-    return Quantized(codes, scales.squeeze(1), bits, tuple(weight.shape), flat.numel())
+    return Quantized(codes, scales.squeeze(1), tuple(weight.shape))
 
 
 def dequantize(q: Quantized) -> Any:
-    """Back to float32 in the original shape."""
-    values = q.codes.float() * q.scales.unsqueeze(1)
-    return values.reshape(-1)[: q.numel].reshape(q.shape)
+    """Back to float32 in the original shape (the same as `q.dequantize()`)."""
+    return q.dequantize()
 
 
 def roundtrip_error(original: Any, restored: Any) -> dict[str, float]:
@@ -80,17 +98,7 @@ def bnb_roundtrip(weight: Any, kind: str) -> Any:
 
 def greedy_ids(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> list[int]:
     """The greedy continuation of a chat prompt, as token ids (no stopping at EOS, so lengths match)."""
-    import torch
-
-    messages = [{"role": "user", "content": prompt}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-    with torch.no_grad():
-        out = model.generate(
-            **inputs, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,
-            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-        )  # fmt: skip
-    return out[0, inputs["input_ids"].shape[1] :].tolist()
+    return generate_ids(model, tokenizer, [prompt], max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens)[0]
 
 
 def agreement(reference: Sequence[int], other: Sequence[int]) -> float:

@@ -1,78 +1,12 @@
-"""The full fine-tuning memory calculator (chapter 02): a plain API over `workbook.topics.memory.training_memory`,
-the accountings behind the source lessons' figures, and a core-ipywidgets front end.
+"""The full fine-tuning memory calculator's view (chapter 02): a breakdown table, a bar chart and a widget over
+`workbook.topics.memory.full_finetune_memory`.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
-from workbook.topics.memory import GB, MemoryEstimate, training_memory
-
-OPTIMIZERS = {"Adam": "adam", "8-bit Adam": "adam-8bit", "SGD": "sgd"}
-WEIGHT_PRECISIONS = ("bf16", "fp16", "fp32")
-
-
-def full_finetune_memory(
-    params_billion: float,
-    weight_precision: str = "bf16",
-    optimizer: str = "Adam",
-    mixed_precision: bool = True,
-    gpu_gb: float = 80.0,
-) -> MemoryEstimate:
-    """Memory to fully fine-tune a model of `params_billion` billion parameters (activations excluded).
-
-    optimizer: "Adam", "8-bit Adam" or "SGD". mixed_precision: 16-bit working weights plus an fp32 master copy.
-    """
-    if isinstance(params_billion, bool) or not isinstance(params_billion, (int, float)) or not params_billion > 0:
-        raise ValueError(f"params_billion must be a positive number (e.g. 7 for a 7B model), got {params_billion!r}.")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-    if weight_precision not in WEIGHT_PRECISIONS:
-        raise ValueError(f"Full fine-tuning trains {', '.join(WEIGHT_PRECISIONS)} weights, not {weight_precision!r}.")
-    if mixed_precision and weight_precision == "fp32":
-        raise ValueError("Mixed precision keeps 16-bit working weights: pick bf16 or fp16, or untick mixed precision.")
-    if not gpu_gb > 0:
-        raise ValueError(f"gpu_gb must be positive, got {gpu_gb!r}.")
-    return training_memory(params_billion * 1e9, weight_precision, OPTIMIZERS[optimizer], mixed_precision,
-                           gpu_gb=gpu_gb)
-
-
-def bytes_per_param(estimate: MemoryEstimate, params_billion: float) -> float:
-    """Total bytes stored per parameter."""
-    return estimate.total_bytes / (params_billion * 1e9)
-
-
-@dataclass(frozen=True)
-class Accounting:
-    """One way of adding up the bill for the same model."""
-
-    label: str
-    estimate: MemoryEstimate
-    params_billion: float
-
-    @property
-    def per_param(self) -> float:
-        return bytes_per_param(self.estimate, self.params_billion)
-
-
-def eight_b_accountings(params_billion: float = 8.03) -> list[Accounting]:
-    """Three readings of "8B: fp16 weights + gradients + Adam states (2x parameters) = 80+ GB".
-
-    Llama 3 8B has 8.03e9 parameters. Only the readings with fp32 Adam moments reach 80 GB.
-    """
-    n = params_billion * 1e9
-    half_states = MemoryEstimate(
-        parts={"weights": 2 * n, "gradients": 2 * n, "Adam m": 2 * n, "Adam v": 2 * n},
-        notes=["(activations, CUDA context and fragmentation not included)"],
-    )
-    return [
-        Accounting("fp16 weights + grads, Adam m and v in fp16", half_states, params_billion),
-        Accounting("fp16 weights + grads, Adam m and v in fp32",
-                   full_finetune_memory(params_billion, "fp16", "Adam", mixed_precision=False), params_billion),
-        Accounting("mixed precision: the above + fp32 master copy",
-                   full_finetune_memory(params_billion, "fp16", "Adam", mixed_precision=True), params_billion),
-    ]
+from workbook.topics.memory import GB, OPTIMIZERS, WEIGHT_PRECISIONS, MemoryEstimate, full_finetune_memory
 
 
 def breakdown_html(estimate: MemoryEstimate, params_billion: float) -> str:
@@ -81,7 +15,8 @@ def breakdown_html(estimate: MemoryEstimate, params_billion: float) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{size / n:g}</td>"
         f"<td style='text-align:right'>{size / GB:,.1f}</td></tr>"
-        for name, size in estimate.parts.items() if size
+        for name, size in estimate.parts.items()
+        if size
     )
     total = (
         f"<tr style='font-weight:bold'><td>total</td><td style='text-align:right'>{estimate.total_bytes / n:g}</td>"

@@ -1,0 +1,41 @@
+"""Grade-time re-check of a lab's evidence packets, in the grader's process rather than the student's kernel.
+
+export uses it: each gate is checked again by the validator the gate cells call (`workbook.evidence.gates.check_gate`)
+on the autograded packet, against the instructor's locked test set restored in source/<lab>/ and the submitting
+student's id; and packets whose run files are byte-identical across students are found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from assessments import integrity
+from assessments.specs import lab_spec
+from workbook.evidence.gates import check_gate
+from workbook.evidence.schema import GateResult
+
+
+def gate_score(name: str, evidence: Path, locked_test: Path | None, student: str | None) -> GateResult:
+    """The validator's verdict on one gate, with the copied-packet check folded into reproducibility."""
+    result = check_gate(name, evidence, locked_test)
+    problem = integrity.student_id_problem(evidence, student) if name == "reproducibility" else None
+    if problem:
+        result = replace(result, passed=False, score=0.0, failures=[*result.failures, problem])
+    return result
+
+
+def trusted_gates(course: Path, assignment: str, folder: Path, student: str) -> dict[str, GateResult]:
+    """grade_id -> GateResult for every gate of a lab submission folder (empty when not a lab)."""
+    spec = lab_spec(assignment)
+    if spec is None:
+        return {}
+    locked = course / "source" / assignment / spec["locked_test"]
+    evidence = folder / "evidence"
+    return {f"gate_{g}": gate_score(g, evidence, locked if locked.is_file() else None, student) for g in spec["gates"]}
+
+
+def copied_packets(course: Path, assignment: str, students: list[str]) -> dict[str, list[str]]:
+    """student -> the other students whose autograded packet shares a run file with theirs."""
+    packets = {s: course / "autograded" / s / assignment / "evidence" for s in students}
+    return integrity.find_copies({s: p for s, p in packets.items() if p.is_dir()})

@@ -1,0 +1,169 @@
+"""Real nbgrader on a scratch course: collect zips, autograde in the sandbox, feedback, export.
+
+One module-scoped run grades a handful of quiz submissions (honest, broken, hostile) so nbgrader and the
+kernels start only once per student; the tests then read the results.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import uuid
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import IgnorePattern
+from nbgrader.utils import determine_grade
+from traitlets.config import Config
+
+from assessments import cli, student
+from assessments.build import REPO
+from assessments.export import export
+from assessments.testing.fixtures import (
+    HOSTILE,
+    KERNEL_HOOK,
+    hostile_targets,
+    notebook_bytes,
+    quiz_submission,
+    sandbox_ready,
+    scratch_course,
+    zip_upload,
+)
+
+QUIZ = "ch00_quiz"
+POINTS = {"ch00_fp32_mb_test": 1.0, "ch00_bytes_fn_test": 2.0, "ch00_tied_test": 1.0, "ch00_t4_test": 1.0}
+
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_ready() and not os.environ.get("WORKBOOK_REQUIRE_SANDBOX"),
+    reason="bubblewrap is not installed: `make assess-setup` (CI installs it and sets WORKBOOK_REQUIRE_SANDBOX=1)",
+)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading")
+    course = scratch_course(root, [QUIZ])
+    marker = uuid.uuid4().hex[:8]
+    uploads = root / "uploads"
+    # alice: all correct, but the notebook inside her zip is Colab's "Copy of ..."
+    zip_upload(uploads, QUIZ, "alice", {f"Copy of {QUIZ}.ipynb": notebook_bytes(quiz_submission(QUIZ))})
+    # bob: one answer hangs, one raises, a test cell deleted, another test cell edited to `pass`
+    bob = quiz_submission(
+        QUIZ,
+        answers={"ch00_fp32_mb_answer": "import time\ntime.sleep(3600)",
+                 "ch00_bytes_fn_answer": "raise RuntimeError('not finished')",
+                 "ch00_t4_answer": 'answer_t4 = "a"'},
+        delete=("ch00_tied_test",),
+        edit={"ch00_t4_test": "pass"},
+    )
+    zip_upload(uploads, QUIZ, "bob", {f"{QUIZ}.ipynb": notebook_bytes(bob)})
+    # mallory: tries every forbidden thing, and hooks her kernel to skip a hidden test
+    hostile = HOSTILE.format(targets=hostile_targets(course, REPO, marker))
+    mallory = quiz_submission(QUIZ, answers={"ch00_fp32_mb_answer": hostile, "ch00_t4_answer": KERNEL_HOOK})
+    zip_upload(uploads, QUIZ, "mallory", {f"{QUIZ}.ipynb": notebook_bytes(mallory)})
+    # carol: exported with the student command
+    path = root / "carol" / f"{QUIZ}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(quiz_submission(QUIZ), path)
+    student.export(path, "carol", uploads)
+    # an unsafe upload, refused
+    zip_upload(uploads, QUIZ, "eve", {"../../escape.ipynb": b"{}"})
+
+    cli.collect(QUIZ, uploads, course=course)
+    os.environ["WORKBOOK_CANARY_SECRET"] = marker
+    try:
+        result = cli.autograde(QUIZ, course=course, timeout=4)
+    finally:
+        os.environ.pop("WORKBOOK_CANARY_SECRET", None)
+    cli.feedback(QUIZ, course=course)
+    exported = export(course=course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "post-training-workbook") as gb:
+        scores = {s: {g.name: g.score for g in gb.find_submission_notebook(QUIZ, QUIZ, s).grades}
+                  for s in ("alice", "bob", "mallory", "carol")}
+    yield {"course": course, "scores": scores, "marker": marker, "log": result.stderr, "export": exported}
+    for leftover in (REPO / f"hacked-{marker}.txt", course / "hacked.txt"):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_honest_submissions_get_full_marks_including_a_copy_of_notebook(graded):
+    assert graded["scores"]["alice"] == POINTS
+    assert graded["scores"]["carol"] == POINTS
+
+
+def test_unsafe_upload_is_refused_and_others_still_collected(graded):
+    submitted = sorted(p.name for p in (graded["course"] / "submitted").iterdir())
+    assert submitted == ["alice", "bob", "carol", "mallory"]
+    assert not (graded["course"].parent / "escape.ipynb").exists()
+
+
+def test_hang_and_raise_lose_only_their_questions_and_edits_deletions_do_not_help(graded):
+    bob = graded["scores"]["bob"]
+    assert bob["ch00_fp32_mb_test"] == 0  # hung: interrupted by the per-cell timeout
+    assert bob["ch00_bytes_fn_test"] == 0  # raised
+    assert bob["ch00_tied_test"] == 1.0  # deleted test cell restored and graded
+    assert bob["ch00_t4_test"] == 0  # edited test cell restored from the gradebook: the wrong answer fails
+    autograded = nbformat.read(graded["course"] / "autograded/bob" / QUIZ / f"{QUIZ}.ipynb", as_version=4)
+    errors = [o for c in autograded.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert any(o.ename == "KeyboardInterrupt" or "Timeout" in o.ename for o in errors), "the hang was interrupted"
+
+
+def test_hostile_submission_is_contained(graded):
+    course = graded["course"]
+    report = json.loads((course / "autograded/mallory" / QUIZ / "hostile_report.json").read_text())
+    assert all(v.startswith("denied") for v in report["read"].values()), report["read"]
+    assert all(v.startswith("denied") for v in report["net"].values()), report["net"]
+    # /tmp inside the sandbox is a private tmpfs: a write to a path under /tmp (the host /tmp, or a clone or
+    # course that lives there, as in CI) lands in it, not on the host. The host-side checks below prove that.
+    in_private_tmp = {"host /tmp"}
+    if str(REPO).startswith("/tmp/"):
+        in_private_tmp.add("repository")
+    if str(course).startswith("/tmp/"):
+        in_private_tmp |= {"course folder", "release folder"}
+    for label, outcome in report["write"].items():
+        if label not in in_private_tmp:
+            assert outcome.startswith("denied"), (label, outcome)
+    assert not (course / "hacked.txt").exists() and not (REPO / f"hacked-{graded['marker']}.txt").exists()
+    assert not os.path.exists(f"/tmp/hostile-{graded['marker']}.txt")
+    assert not (course / "release" / QUIZ / "hacked.txt").exists()
+    assert "WORKBOOK_CANARY_SECRET" not in report["env"], "the grader's environment leaked into the kernel"
+    assert graded["scores"]["mallory"]["ch00_fp32_mb_test"] == 1.0  # the grader carried on
+
+
+def test_kernel_hooks_are_flagged_in_the_export(graded):
+    data = json.loads((graded["course"] / "exports/grades.json").read_text())
+    flags = " ".join(data["mallory"][QUIZ]["flags"])
+    assert "kernel hooks" in flags and "input_transformers_post" in flags
+    assert "restored deleted/unmarked cells: ch00_tied_test" in " ".join(data["bob"][QUIZ]["flags"])
+    assert data["alice"][QUIZ]["flags"] == []
+
+
+def test_export_rows_per_question(graded):
+    with open(graded["course"] / "exports/grades.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    alice = {r["item"]: float(r["score"]) for r in rows if r["student_id"] == "alice"}
+    assert alice == {k.removesuffix("_test"): v for k, v in POINTS.items()}
+
+
+def test_feedback_html_hides_hidden_tests_and_their_tracebacks(graded):
+    page = (graded["course"] / "feedback/bob" / QUIZ / f"{QUIZ}.html").read_text()
+    assert "28_311_552" not in page  # a hidden test's expected value
+    assert "answer_t4 ==" not in page  # the failing hidden line would be quoted by a traceback
+    assert "AssertionError" in page  # the failure itself is still reported
+
+
+def test_library_warnings_on_stderr_do_not_zero_a_test_cell():
+    cell = nbformat.v4.new_code_cell("run_gate('x')", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "g", "schema_version": 3}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                           text="/x/bitsandbytes/nn.py:12: UserWarning: no kernels package\n")]
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(cli.HERE / "nbgrader_config.py")}
+    exec((cli.HERE / "nbgrader_config.py").read_text(), namespace)  # the course's own IgnorePattern settings
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb, _ = IgnorePattern(config=config).preprocess(nb, {})
+    assert determine_grade(nb.cells[0]) == (2.0, 2.0)
