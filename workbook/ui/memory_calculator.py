@@ -68,6 +68,7 @@ def memory_widget(params_billion: float = 7.0):  # -> ipywidgets.VBox
             estimate = full_finetune_memory(params.value, precision.value, optimizer.value, mixed.value, gpu.value)
         except ValueError as error:
             table.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+            chart.clear_output()  # no stale chart beside the message
             return
         table.value = breakdown_html(estimate, params.value)
         with chart:
