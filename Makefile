@@ -70,6 +70,15 @@ lab1: setup
 		$(PY) -m workbook.core.notebook_runner labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
 	$(PY) -m workbook.evidence labs/evidence
 
+# The GPU path measured on any CUDA machine (bench/gpu.py, README "GPU check"); not part of `make test`. It needs no
+# model hub (stand-ins) and no venv: GPU_PY defaults to the venv's Python if there is one, else python3.
+# WORKBOOK_EMULATE_T4=1 makes the GPU take the T4 branch, WORKBOOK_UNSLOTH=1 adds the Unsloth steps, and
+# GPU_CHECK_ARGS adds options (--hub, --steps ...).
+.PHONY: gpu-check
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check:
+	$(GPU_PY) -m bench.gpu $(GPU_CHECK_ARGS)
+
 # ---- Assessments (assessments/README.md): the nbgrader course, its sandbox and its benchmark.
 .PHONY: assess-setup assess-release assess-check assess-test bench-autograde
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

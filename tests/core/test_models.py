@@ -98,3 +98,29 @@ def test_course_model_follows_the_runtime(monkeypatch):
     assert models.course_model_id() is None
     monkeypatch.setattr(models, "gpu_info", lambda: {"available": True})
     assert models.course_model_id() == models.GPU_MODEL_ID
+
+
+def test_4bit_lora_gradients_do_not_change_after_an_answer(tiny_llama, tmp_path):
+    """An eval forward must not change what training computes (bitsandbytes' AVX512-BF16 CPU repack did)."""
+    import peft
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    tiny_llama[0].save_pretrained(tmp_path)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, quantization_config=models.quantization_config("nf4"))
+    models.keep_4bit_trainable_on_cpu(model)
+    lora = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    model = peft.get_peft_model(model, lora)
+    ids = tiny_llama[1]("A short text to train on.", return_tensors="pt")["input_ids"]
+
+    def grad_norm():
+        model.train()
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return torch.stack([p.grad.norm() for p in model.parameters() if p.requires_grad]).norm().item()
+
+    before = grad_norm()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)  # what generating a baseline answer or an eval step does
+    assert grad_norm() == pytest.approx(before, rel=1e-4)

@@ -154,6 +154,19 @@ def quantization_config(kind: Quantization, compute_dtype: Any = None) -> Any:
     raise ValueError(f"Unknown quantization {kind!r}: choose 'none', 'nf4' or '8bit'.")
 
 
+def keep_4bit_trainable_on_cpu(model: Any) -> int:
+    """Stop bitsandbytes repacking 4-bit weights for fast CPU inference; returns how many layers it touched.
+
+    bitsandbytes 0.50.2, on CPUs with AVX512-BF16, repacks a 4-bit layer at its first no-grad forward (an answer, an
+    eval step). Training after that backprops through a kernel without autograd: LoRA gradients come out silently
+    wrong, and layers with a bias (Qwen2's q/k/v) crash. Call it right after loading a 4-bit model on the CPU.
+    """
+    layers = [m for m in model.modules() if getattr(m, "support_avx512bf16_for_cpu", False)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
+
+
 def _hub_problem(model_id: str, revision: str | None) -> str | None:
     """None when the Hub serves `model_id`; otherwise why it cannot be reached. Raises for a bad id."""
     from huggingface_hub import HfApi
@@ -224,5 +237,6 @@ def load_model(
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     if bnb is None and device == "cpu":
         model.to("cpu")
+    keep_4bit_trainable_on_cpu(model)
     model.workbook_model_id = loaded_id
     return model, tokenizer

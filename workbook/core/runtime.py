@@ -33,6 +33,10 @@ TRACKED_PACKAGES = (
 )
 
 
+# Set to "1" to make any CUDA GPU take the T4 branch of the precision policy (see `gpu_info`).
+EMULATE_T4_ENV = "WORKBOOK_EMULATE_T4"
+
+
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
@@ -50,7 +54,11 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
 
 
 def gpu_info() -> dict[str, Any]:
-    """CUDA device facts, or `{"available": False}` when torch sees no GPU."""
+    """CUDA device facts, or `{"available": False}` when torch sees no GPU.
+
+    With `WORKBOOK_EMULATE_T4=1` any CUDA GPU reports itself as a T4 (compute capability 7.5, no native bf16), so
+    `precision()` takes the T4 branch: fp16 compute with fp32 trainable weights (`python -m bench.gpu` uses it).
+    """
     import torch
 
     if not torch.cuda.is_available():
@@ -58,9 +66,12 @@ def gpu_info() -> dict[str, Any]:
     index = torch.cuda.current_device()
     props = torch.cuda.get_device_properties(index)
     major, minor = props.major, props.minor
+    name = props.name
+    if os.environ.get(EMULATE_T4_ENV) == "1":
+        major, minor, name = 7, 5, f"{name} (emulating T4)"
     return {
         "available": True,
-        "name": props.name,
+        "name": name,
         "compute_capability": f"{major}.{minor}",
         "vram_gb": round(props.total_memory / 1024**3, 2),
         "cuda_version": torch.version.cuda,

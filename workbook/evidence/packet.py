@@ -1,0 +1,136 @@
+"""Reading a packet: the loader behind the gates, and the parsers shared with the writers (loss points, PNG text
+chunks, failure cases, timestamps). Every load problem becomes a readable message, never an exception."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from workbook.core.io import DataFileError, read_jsonl, sha256_bytes, sha256_file
+from workbook.evidence.schema import AUTO_MARKER, DEFAULT_LOCKED_TEST
+
+_CASE_HEADING = re.compile(r"^##\s+Case\s+\d+\s*:\s*`?([\w.-]+)`?", re.MULTILINE)
+
+
+def loss_points(log_rows: Iterable[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """[step, value] pairs of train `loss` and `eval_loss` from trainer log entries (what the curve plots)."""
+    points: dict[str, list[list[float]]] = {"loss": [], "eval_loss": []}
+    for row in log_rows:
+        for key, series in points.items():
+            if key in row and "step" in row:
+                series.append([int(row["step"]), float(row[key])])
+    return points
+
+
+def points_sha256(points: dict[str, list[list[float]]]) -> str:
+    """A stable hash of plotted loss points (values rounded to 6 decimals)."""
+    canonical = {key: [[int(s), round(float(v), 6)] for s, v in series] for key, series in sorted(points.items())}
+    return sha256_bytes(json.dumps(canonical, sort_keys=True).encode())
+
+
+def png_text_chunks(data: bytes) -> dict[str, str]:
+    """The tEXt/iTXt key-value chunks of a PNG file (raises ValueError when it is not a PNG)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG file (bad signature)")
+    chunks, offset = {}, 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
+        if kind == b"tEXt" and b"\0" in body:
+            key, value = body.split(b"\0", 1)
+            chunks[key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"iTXt" and b"\0" in body:
+            key, rest = body.split(b"\0", 1)
+            compressed, _method = rest[0], rest[1]
+            _lang, _translated, text = rest[2:].split(b"\0", 2)
+            chunks[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf-8")
+        offset += 12 + length
+    return chunks
+
+
+def parse_failure_cases(markdown: str) -> list[dict[str, Any]]:
+    """Cases in a failure_analysis.md: `id`, `explanation` text, and whether it is still `auto_generated`."""
+    matches = list(_CASE_HEADING.finditer(markdown))
+    cases = []
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(markdown)
+        body = markdown[match.end() : end]
+        _, has_label, explanation = body.partition("**Explanation:**")
+        explanation = explanation.strip() if has_label else ""
+        auto = AUTO_MARKER in explanation
+        text = explanation.replace(AUTO_MARKER, "").strip()
+        cases.append({"id": match.group(1), "explanation": text, "auto_generated": auto})
+    return cases
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware or naive ISO 8601 timestamp, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class Packet:
+    """Loads packet files once; every load problem becomes a readable message instead of an exception."""
+
+    def __init__(self, folder: str | Path, locked_test_path: str | Path | None = None):
+        self.folder = Path(folder)
+        self.locked_test_path = Path(locked_test_path) if locked_test_path else DEFAULT_LOCKED_TEST
+        self._cache: dict[str, tuple[Any, str | None]] = {}
+
+    def _load(self, name: str, reader: Callable[[Path], Any]) -> tuple[Any, str | None]:
+        if name not in self._cache:
+            path = self.folder / name
+            if not path.is_file():
+                self._cache[name] = (None, f"{name} is missing from {self.folder}: re-run the cell that writes it.")
+            else:
+                try:
+                    self._cache[name] = (reader(path), None)
+                except DataFileError as error:  # already names the file and line
+                    self._cache[name] = (None, str(error))
+                except (ValueError, UnicodeDecodeError) as error:
+                    self._cache[name] = (None, f"{name} is malformed: {error}")
+        return self._cache[name]
+
+    def json(self, name: str, kind: type = dict) -> tuple[Any, str | None]:
+        data, error = self._load(name, lambda p: json.loads(p.read_text(encoding="utf-8")))
+        if error is None and not isinstance(data, kind):
+            return None, f"{name} should hold a JSON {kind.__name__}, found {type(data).__name__}."
+        return data, error
+
+    def jsonl(self, name: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+        return self._load(name, read_jsonl)
+
+    def text(self, name: str) -> tuple[str | None, str | None]:
+        return self._load(name, lambda p: p.read_text(encoding="utf-8"))
+
+    def locked(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The reference locked test set: its sha256 and ids."""
+        if "__locked__" not in self._cache:
+            path = self.locked_test_path
+            if not path.is_file():
+                self._cache["__locked__"] = (None, f"the locked test set {path} is missing; cannot compare hashes.")
+            else:
+                ids = [row["id"] for row in read_jsonl(path, required=("id",))]
+                self._cache["__locked__"] = ({"sha256": sha256_file(path), "ids": ids}, None)
+        return self._cache["__locked__"]
+
+    def training_start(self) -> tuple[datetime | None, str]:
+        """When training first started, and where that came from: the manifest, else the first stamped log entry."""
+        manifest, _ = self.json("manifest.json")
+        if isinstance(manifest, dict):
+            started = parse_time((manifest.get("wall_times") or {}).get("training_started_at"))
+            if started:
+                return started, "manifest.json wall_times.training_started_at"
+        log, _ = self.jsonl("training_log.jsonl")
+        stamps = [s for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
+        return (min(stamps), "the first training_log.jsonl entry") if stamps else (None, "")
