@@ -5,8 +5,11 @@ import torch
 
 from workbook.topics.distill import (
     TemperatureExplorer,
+    distill_steps,
     distillation_loss,
+    drop_layers,
     entropy_bits,
+    mean_kl,
     soft_gradient_norms,
     soften,
 )
@@ -71,3 +74,20 @@ def test_explorer_plain_api():
         TemperatureExplorer([1, 2], ["a"])
     with pytest.raises(ValueError):
         explorer.probs(-1)
+
+
+def test_distill_steps_train_an_fp32_student_of_an_fp16_teacher(tiny_llama):
+    teacher, tokenizer = tiny_llama
+    teacher.half().requires_grad_(False)  # what load_model() gives on a T4, frozen as in chapter 08
+    student = drop_layers(teacher, [0])
+    for name, parameter in student.named_parameters():
+        parameter.requires_grad_("embed_tokens" not in name)
+    texts = ["A kettle switches off when the water boils.", "Bread rises because yeast makes gas.", "Tides.", "Hi"]
+    batches = [tokenizer(texts[i : i + 2], return_tensors="pt", padding=True) for i in (0, 2)]
+    losses = distill_steps(student, teacher, batches, steps=3, lr=1e-3)
+    assert all(torch.isfinite(p).all() for p in student.parameters()), "a training step left NaN or inf"
+    assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
+    assert student.dtype == torch.float32 and teacher.dtype == torch.float16 and not student.training
+    assert math.isfinite(mean_kl(student, teacher, batches))
+    with pytest.raises(ValueError, match="one batch"):
+        distill_steps(student, teacher, [], steps=1)

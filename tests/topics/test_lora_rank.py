@@ -1,4 +1,4 @@
-"""The LoRA rank explorer: numbers, bad ranks, and its plot drawn headless."""
+"""The LoRA rank explorer: numbers, bad ranks, its plot drawn headless, and the fine-tune that feeds it a real ΔW."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import copy
+import math
+
 import pytest
 import torch
 
-from workbook.topics.lora_rank import RankExplorer, check_rank, lora_params
+from workbook.topics.lora_rank import RankExplorer, check_rank, full_weight_delta, lora_params
+
+TEXTS = ["Short answer: yes. Why: it rains.", "Short answer: no. Why: it is dry.", "Short answer: soon. Why: time."]
 
 
 def low_rank_delta(d: int = 40, k: int = 30, rank: int = 3) -> torch.Tensor:
@@ -71,3 +76,38 @@ def test_unusable_delta_is_refused(matrix, message):
 
 def test_plot_renders_headless():
     assert len(RankExplorer(low_rank_delta()).plot(2).axes) >= 3
+
+
+def test_full_weight_delta_of_an_fp16_model_is_finite_and_leaves_the_model_as_it_was(tiny_llama):
+    model, tokenizer = tiny_llama
+    model.half()  # what load_model() gives on a T4
+    layer = model.model.layers[1].self_attn.q_proj
+    ids = tokenizer(TEXTS[:1], return_tensors="pt")["input_ids"]
+    weight, logits = layer.weight.clone(), model(ids).logits
+    delta, losses = full_weight_delta(model, tokenizer, layer, TEXTS, steps=3, lr=1e-3)
+    assert delta.shape == layer.weight.shape and delta.dtype == torch.float32
+    assert torch.isfinite(delta).all(), "a training step left NaN or inf in ΔW"
+    assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
+    RankExplorer(delta)  # refuses a ΔW that is all zeros or not finite
+    assert torch.equal(layer.weight, weight) and all(p.requires_grad for p in model.parameters())
+    assert torch.equal(model(ids).logits, logits)  # the hook is gone
+    assert not model.training
+
+
+def test_full_weight_delta_is_what_training_the_weight_itself_gives(tiny_llama):
+    model, tokenizer = tiny_llama  # fp32: training W in place is sound here, so it is the reference
+    direct = copy.deepcopy(model)
+    layer = direct.model.layers[1].self_attn.q_proj
+    before = layer.weight.detach().clone()
+    direct.requires_grad_(False)
+    layer.weight.requires_grad_(True)
+    optimizer = torch.optim.AdamW([layer.weight], lr=1e-3, weight_decay=0.0)
+    for step in range(2):
+        batch = [TEXTS[(4 * step + i) % len(TEXTS)] for i in range(4)]
+        encoded = tokenizer(batch, return_tensors="pt", padding=True)
+        labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
+        direct(**encoded, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    delta, _ = full_weight_delta(model, tokenizer, model.model.layers[1].self_attn.q_proj, TEXTS, steps=2, lr=1e-3)
+    assert torch.allclose(delta, layer.weight.detach() - before, atol=1e-5)

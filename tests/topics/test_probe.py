@@ -1,9 +1,15 @@
-"""The linear probe and the hidden features it reads."""
+"""The linear probe, the hidden features it reads, and the fine-tune it is compared with."""
+
+import math
 
 import pytest
 import torch
 
-from workbook.topics.probe import hidden_features, train_probe
+from workbook.topics.probe import fine_tune, hidden_features, train_probe
+
+TEXTS = ["my card was charged twice", "the app crashes at start", "where is my parcel?", "refund my invoice",
+         "the login page shows an error", "the courier never came"]  # fmt: skip
+LABELS = ["billing", "technical", "delivery"] * 2
 
 
 def test_probe_learns_separable_classes():
@@ -49,3 +55,24 @@ def test_hidden_features_by_layer_on_a_tiny_model(tiny_llama):
     assert torch.allclose(single, feats[-1], atol=1e-5)
     alone = hidden_features(model, tokenizer, texts[:1], layer=-1)
     assert torch.allclose(alone[0], feats[-1][0], atol=1e-4)  # padding does not leak into the short text
+
+
+def test_fine_tune_trains_an_fp32_copy_of_an_fp16_model(tiny_llama):
+    model, tokenizer = tiny_llama
+    model.half()  # what load_model() gives on a T4
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    tuned = fine_tune(model, tokenizer, TEXTS, LABELS, steps=3, batch_size=4, lr=1e-3)
+    weights = [*tuned.backbone.parameters(), *tuned.head.parameters()]
+    assert all(torch.isfinite(w).all() for w in weights), "a training step left NaN or inf in the weights"
+    assert len(tuned.losses) == 3 and all(math.isfinite(loss) for loss in tuned.losses)
+    assert tuned.trainable == sum(w.numel() for w in weights)
+    assert 0.0 <= tuned.accuracy(TEXTS, LABELS) <= 1.0
+    assert model.dtype == torch.float16 and all(torch.equal(t, before[n]) for n, t in model.state_dict().items())
+
+
+def test_fine_tune_bad_inputs(tiny_llama):
+    model, tokenizer = tiny_llama
+    with pytest.raises(ValueError, match="one label per text"):
+        fine_tune(model, tokenizer, TEXTS, LABELS[:-1], steps=1)
+    with pytest.raises(ValueError, match="two classes"):
+        fine_tune(model, tokenizer, TEXTS, ["billing"] * len(TEXTS), steps=1)

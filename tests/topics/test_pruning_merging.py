@@ -61,6 +61,13 @@ def test_structured_pruning_shrinks_and_keeps_the_kept_neurons_exact():
     assert prune_mlp_neurons(TinyMLP(), 0.0)["width_after"] == 20
 
 
+def test_structured_pruning_builds_the_smaller_layers_on_the_old_ones_device_and_dtype():
+    mlp = TinyMLP().to(device="meta", dtype=torch.float16)  # meta: a device other than the CPU, on any machine
+    prune_mlp_neurons(mlp, 0.25)
+    for layer in (mlp.gate_proj, mlp.up_proj, mlp.down_proj):
+        assert (layer.weight.device.type, layer.weight.dtype) == ("meta", torch.float16)
+
+
 def test_storage_and_sparsity_inputs():
     w = torch.zeros(4, 8)
     w[0, 0] = 1

@@ -139,7 +139,8 @@ def train_bradley_terry(
     if len(chosen_features) != len(rejected_features) or len(chosen_features) == 0:
         raise ValueError("Pass the same, non-zero number of chosen and rejected feature rows.")
     torch.manual_seed(0)
-    head = torch.nn.Linear(chosen_features.shape[1], 1, bias=False)  # a bias cancels in r_chosen - r_rejected
+    # no bias: it cancels in r_chosen - r_rejected
+    head = torch.nn.Linear(chosen_features.shape[1], 1, bias=False, device=chosen_features.device)
     torch.nn.init.zeros_(head.weight)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []

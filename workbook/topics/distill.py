@@ -49,8 +49,9 @@ def distillation_loss(
 ) -> Any:
     """(1 - lam) * CE(labels, student) + lam * T² * KL(teacher_T || student_T), averaged over positions.
 
-    Logits are (..., vocab). labels (same leading shape, -100 = ignore) may be None, which means lam = 1
-    (soft targets only). scale_by_t2=False drops the T² factor, to show what it is for.
+    Logits are (..., vocab), of any float dtype (the loss is computed in fp32). labels (same leading shape,
+    -100 = ignore) may be None, which means lam = 1 (soft targets only). scale_by_t2=False drops the T² factor,
+    to show what it is for.
     """
     import torch.nn.functional as F
 
@@ -63,8 +64,8 @@ def distillation_loss(
             "distillation compares the two distributions position by position, over the same vocabulary."
         )
     vocab = student_logits.shape[-1]
-    student = student_logits.reshape(-1, vocab)
-    teacher = teacher_logits.reshape(-1, vocab).detach()
+    student = student_logits.reshape(-1, vocab).float()
+    teacher = teacher_logits.reshape(-1, vocab).detach().float()
     keep = None
     if labels is not None:
         keep = labels.reshape(-1) != -100
@@ -125,6 +126,13 @@ def drop_layers(model: Any, keep: Sequence[int]) -> Any:
     return student
 
 
+def _logits(model: Any, batch: dict[str, Any]) -> Any:
+    """The model's logits for a tokenizer batch, computed on the model's device, in fp32 on the batch's device."""
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+    return logits.float().to(ids.device)
+
+
 def mean_kl(student: Any, teacher: Any, batches: Sequence[dict[str, Any]], temperature: float = 1.0) -> float:
     """Mean per-token KL(teacher || student) at temperature T over real (non-padding) tokens."""
     import torch
@@ -134,13 +142,45 @@ def mean_kl(student: Any, teacher: Any, batches: Sequence[dict[str, Any]], tempe
     with torch.no_grad():
         for batch in batches:
             mask = batch["attention_mask"].reshape(-1).bool()
-            s = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            t = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            s, t = _logits(student, batch), _logits(teacher, batch)
             s = F.log_softmax(s.reshape(-1, s.shape[-1])[mask] / temperature, dim=-1)
             t = F.log_softmax(t.reshape(-1, t.shape[-1])[mask] / temperature, dim=-1)
             total += F.kl_div(s, t, reduction="sum", log_target=True).item()
             count += int(mask.sum())
     return total / count
+
+
+def distill_steps(
+    student: Any, teacher: Any, batches: Sequence[dict[str, Any]], steps: int, temperature: float = 2.0,
+    lam: float = 0.5, lr: float = 1e-4,
+) -> list[float]:  # fmt: skip
+    """Train `student` in place: `steps` AdamW steps of `distillation_loss` against the frozen teacher on the
+    next-token positions of `batches` (tokenizer outputs, padding masked, used in turn). Returns the loss per step.
+
+    Only the parameters with requires_grad train. The student is cast to fp32 first, whatever the teacher's dtype:
+    in fp16 (a T4), Adam's second moment underflows and its eps (1e-8) rounds to 0, so one step gives NaN weights.
+    """
+    import torch
+
+    if steps < 1 or not batches:
+        raise ValueError(f"Need at least one step and one batch; got steps={steps} and {len(batches)} batches.")
+    student.float().train()
+    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for step in range(steps):
+        batch = {key: value.to(student.device) for key, value in batches[step % len(batches)].items()}
+        with torch.no_grad():
+            teacher_logits = _logits(teacher, batch)
+        student_logits = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        # position t predicts token t + 1: shift logits and labels by one
+        loss = distillation_loss(student_logits[:, :-1], teacher_logits[:, :-1], labels[:, 1:], temperature, lam)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    student.eval()
+    return losses
 
 
 class TemperatureExplorer:

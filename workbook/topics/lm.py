@@ -16,8 +16,7 @@ def mean_token_nll(model: Any, tokenizer: Any, texts: Sequence[str], max_length:
     total, count = 0.0, 0
     model.eval()
     for text in texts:
-        ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"]
-        ids = ids.to(model.device)
+        ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"].to(model.device)
         if ids.shape[1] < 2:
             continue
         with torch.no_grad():

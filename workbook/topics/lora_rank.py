@@ -1,11 +1,13 @@
 """The LoRA rank explorer: how well a rank-r product B·A can stand in for a real weight update ΔW.
 
-`RankExplorer(delta)` takes the SVD of ΔW once; `report(r)` gives the numbers for one rank and `plot(r)` draws
-them. `workbook.ui.rank_slider` wraps both in a core-ipywidgets view.
+`full_weight_delta` produces a real ΔW by fully fine-tuning one layer; `RankExplorer(delta)` takes its SVD once;
+`report(r)` gives the numbers for one rank and `plot(r)` draws them. `workbook.ui.rank_slider` wraps both in a
+core-ipywidgets view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,48 @@ def check_rank(r: Any, d: int, k: int) -> int:
             f"above {min(d, k)}. Pick r between 1 and {min(d, k)}."
         )
     return r
+
+
+def full_weight_delta(
+    model: Any, tokenizer: Any, layer: Any, texts: Sequence[str], steps: int, lr: float = 1e-4, batch_size: int = 4,
+    max_length: int = 128,
+) -> tuple[torch.Tensor, list[float]]:  # fmt: skip
+    """ΔW of one Linear `layer` after `steps` of AdamW on all of its weights (next-token loss on `texts`, padding
+    masked), and the loss per step. Nothing else trains; the model comes back unchanged, in eval mode.
+
+    The trained tensor is ΔW itself, an fp32 matrix whose product with the layer's input is added to the frozen
+    layer's output: (W + ΔW)x = Wx + ΔWx, and ΔW's gradient is W's, so this is full fine-tuning of W. Training W in
+    place breaks in fp16 (a T4): Adam's second moment underflows and its eps (1e-8) rounds to 0, so one step
+    turns most of W into NaN.
+    """
+    if steps < 1 or not texts:
+        raise ValueError(f"Need at least one step and one text; got steps={steps} and {len(texts)} texts.")
+    delta = torch.zeros(layer.weight.shape, dtype=torch.float32, device=layer.weight.device, requires_grad=True)
+    hook = layer.register_forward_hook(lambda _, args, out: out + (args[0].float() @ delta.T).to(out.dtype))
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for parameter in frozen:
+        parameter.requires_grad_(False)
+    optimizer = torch.optim.AdamW([delta], lr=lr, weight_decay=0.0)
+    losses = []
+    model.train()
+    try:
+        for step in range(steps):
+            batch = [texts[(batch_size * step + i) % len(texts)] for i in range(batch_size)]
+            encoded = tokenizer(
+                batch, return_tensors="pt", padding=True, truncation=True, max_length=max_length
+            ).to(model.device)
+            labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
+            loss = model(**encoded, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+    finally:
+        hook.remove()
+        for parameter in frozen:
+            parameter.requires_grad_(True)
+        model.eval()
+    return delta.detach().cpu(), losses
 
 
 @dataclass(frozen=True)

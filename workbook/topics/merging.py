@@ -65,7 +65,7 @@ def dare(vector: Any, drop_rate: float, seed: int = 0) -> Any:
     if not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"drop_rate must lie in [0, 1), got {drop_rate}.")
     generator = torch.Generator().manual_seed(seed)
-    keep = torch.rand(vector.shape, generator=generator) >= drop_rate
+    keep = torch.rand(vector.shape, generator=generator).to(vector.device) >= drop_rate  # the same draw on any device
     return vector * keep / (1 - drop_rate)
 
 

@@ -36,6 +36,7 @@ def quantize_blockwise(weight: torch.Tensor, levels: torch.Tensor, blocksize: in
     if blocksize < 1:
         raise ValueError(f"blocksize must be a positive whole number, got {blocksize}.")
     blocks = pad_to_blocks(weight, blocksize)
+    levels = levels.to(blocks.device)
     absmax = blocks.abs().amax(dim=1)
     scaled = blocks / absmax.clamp_min(torch.finfo(torch.float32).tiny)[:, None]
     codes = (scaled.unsqueeze(-1) - levels).abs().argmin(dim=-1)

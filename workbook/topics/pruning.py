@@ -77,7 +77,7 @@ def prune_mlp_neurons(mlp: Any, amount: float) -> dict[str, int]:
     def smaller(old: Any, rows: Any = None, cols: Any = None) -> Any:
         weight = old.weight.detach()
         weight = weight[rows] if rows is not None else weight[:, cols]
-        new = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, dtype=weight.dtype)
+        new = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device, dtype=weight.dtype)
         new.weight.data.copy_(weight)
         return new
 
