@@ -53,3 +53,11 @@ def test_table_rows_grow_with_model_size():
     qlora = [row["QLoRA (GB)"] for row in rows]
     assert qlora == sorted(qlora)
     assert all(row["QLoRA (GB)"] < row["LoRA bf16 (GB)"] < row["full FT, Adam (GB)"] for row in rows)
+
+
+def test_shape_read_from_a_loaded_config_counts_the_real_model(offline_model):
+    from workbook.topics.qlora_table import SMOLLM2_135M, LlamaShape
+
+    model, _ = offline_model
+    shape = LlamaShape.from_config(model.config, "loaded")
+    assert shape.counts()["total"] == model.num_parameters() == SMOLLM2_135M.counts()["total"]

@@ -8,6 +8,7 @@ how many LoRA trains.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from workbook.topics.memory import GB, MemoryEstimate, full_finetune_memory, training_memory
 
@@ -45,6 +46,20 @@ class LlamaShape:
             "up_proj": (i, h),
             "down_proj": (h, i),
         }
+
+    @classmethod
+    def from_config(cls, config: Any, name: str) -> LlamaShape:
+        """The shape of a loaded model, read from its transformers config (whatever model the runtime chose)."""
+        return cls(
+            name,
+            config.hidden_size,
+            config.intermediate_size,
+            config.num_hidden_layers,
+            config.num_attention_heads,
+            config.num_key_value_heads,
+            config.vocab_size,
+            tied_embeddings=bool(config.tie_word_embeddings),
+        )
 
     def counts(self) -> dict[str, int]:
         """Parameters by kind: the linear layers (what 4-bit quantization touches) and the rest."""
