@@ -56,7 +56,8 @@ def test_plain_path_records_the_notebook_recipe(saved_tiny):
     fields = manifest_fields(trained, SETTINGS, "Qwen/Qwen2.5-1.5B-Instruct", "transformers+peft+trl")
 
     model_record = fields["model"]
-    assert model_record["id"] == str(saved_tiny) and model_record["revision"] is None  # a local folder: no commit
+    # a local folder: its name (never this machine's path), and no commit
+    assert model_record["id"] == f"local:{saved_tiny.name}" and model_record["revision"] is None
     assert model_record["requested_id"] == "Qwen/Qwen2.5-1.5B-Instruct"
     quant = model_record["quantization"]
     assert (quant["method"], quant["bits"], quant["quant_type"], quant["double_quant"]) == (
@@ -71,7 +72,7 @@ def test_plain_path_records_the_notebook_recipe(saved_tiny):
     assert hyper["quantization"] == "nf4 + double quant (bitsandbytes 4-bit), compute float32"
     assert (hyper["lora_r"], hyper["lora_alpha"], hyper["lora_dropout"]) == (16, 32, 0.05)
     assert hyper["target_modules"] == sorted(TARGETS) and hyper["learning_rate"] == 2e-4
-    assert hyper["model_id"] == str(saved_tiny)
+    assert hyper["model_id"] == f"local:{saved_tiny.name}"
 
 
 def test_unsloth_path_records_its_checkpoint_and_no_dropout(saved_tiny, tmp_path):

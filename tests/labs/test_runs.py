@@ -1,16 +1,29 @@
-"""workbook.labs.runs: an interrupted QLoRA run resumes from its last checkpoint instead of starting over; run names
-and the output root."""
+"""workbook.labs.runs: an interrupted QLoRA run resumes from its last checkpoint instead of starting over; run names;
+where runs and the evidence packet live (Drive only when mounted in Colab); the packet download."""
 
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 import torch
 
+from workbook.core.config import ROOT
+from workbook.labs import runs
 from workbook.labs.callbacks import InterruptAfter, StampLogs
 from workbook.labs.data import load_compliance, prompt_completion
-from workbook.labs.runs import OUTPUT_ENV, latest_checkpoint, output_root, run_info, run_name, training_log_rows
+from workbook.labs.runs import (
+    OUTPUT_ENV,
+    download_packet,
+    evidence_dir,
+    latest_checkpoint,
+    output_root,
+    run_info,
+    run_name,
+    training_log_rows,
+)
+from workbook.topics import checkpoints
 
 
 def _trainer(output_dir, model, tokenizer, rows, callbacks):
@@ -90,3 +103,71 @@ def test_run_name_changes_with_settings_and_output_root(monkeypatch, tmp_path):
     assert a != run_name("org/Model-X", {"lr": 2e-4})
     monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
     assert output_root() == tmp_path
+
+
+@pytest.fixture
+def colab(monkeypatch, tmp_path):
+    """A Colab session whose Drive (MyDrive) would appear at tmp_path/MyDrive once mounted."""
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: True)
+    monkeypatch.setattr(runs, "in_colab", lambda: True)
+    monkeypatch.setattr(checkpoints, "DRIVE_ROOT", tmp_path / "MyDrive")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv(OUTPUT_ENV, raising=False)
+    return tmp_path / "MyDrive" / checkpoints.COURSE_FOLDER
+
+
+def test_runs_and_evidence_share_the_drive_folder_only_when_mounted(monkeypatch, tmp_path, colab):
+    assert output_root() == ROOT / "labs" / "outputs" and evidence_dir() == ROOT / "labs" / "evidence"  # on the VM
+    (tmp_path / "MyDrive").mkdir()
+    assert output_root() == colab / "lab1" and evidence_dir() == colab / "lab1" / "evidence"
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert output_root() == ROOT / "labs" / "outputs" and evidence_dir() == ROOT / "labs" / "evidence"
+
+
+def test_outside_colab_the_packet_stays_beside_the_notebook(monkeypatch, tmp_path):
+    monkeypatch.setattr(checkpoints, "DRIVE_ROOT", tmp_path)  # even a folder where Drive would be changes nothing
+    monkeypatch.delenv(OUTPUT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert evidence_dir() == tmp_path / "evidence" and output_root() == ROOT / "labs" / "outputs"
+
+
+def _packet(folder):
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    (folder / "failure_analysis.md").write_text("# mine")
+    return folder
+
+
+def test_download_packet_zips_and_downloads_in_colab(monkeypatch, tmp_path, colab, capsys):
+    downloads = []
+    monkeypatch.setattr(runs, "_browser_download", downloads.append)
+    archive = download_packet(_packet(tmp_path / "lab1" / "evidence"))
+    assert downloads == [archive] and archive.name == "lab1_evidence.zip"
+    assert sorted(zipfile.ZipFile(archive).namelist()) == [
+        "evidence/",
+        "evidence/failure_analysis.md",
+        "evidence/manifest.json",
+    ]
+    assert "keep it with your submission" in capsys.readouterr().out
+
+
+def test_download_packet_never_fails_the_run(monkeypatch, tmp_path, colab, capsys):
+    def blocked(path):
+        raise RuntimeError("no browser attached")
+
+    monkeypatch.setattr(runs, "_browser_download", blocked)
+    folder = _packet(tmp_path / "evidence")
+    assert download_packet(folder) is None
+    assert f"The packet is in {folder}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["local", "nbgrader"])
+def test_download_packet_only_prints_the_path_outside_colab(monkeypatch, tmp_path, capsys, where):
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: where == "nbgrader")
+    if where == "nbgrader":
+        monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setattr(runs, "_browser_download", lambda path: pytest.fail("no download outside a Colab session"))
+    folder = _packet(tmp_path / "evidence")
+    assert download_packet(folder) is None
+    assert capsys.readouterr().out.strip() == f"Your evidence packet is in {folder}"
+    assert not list(tmp_path.glob("*.zip"))

@@ -1,4 +1,5 @@
-"""Checkpoint helpers: the Drive/local choice, folder listings, the pickle demonstration and the crash callback."""
+"""Checkpoint helpers: the Drive/local choice (persistent_root, mount_drive), folder listings, the pickle
+demonstration and the crash callback."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pickle
 import pytest
 import torch
 
+from workbook.topics import checkpoints
 from workbook.topics.checkpoints import (
+    COURSE_FOLDER,
     HarmlessPayload,
     SimulatedCrash,
     checkpoint_dir,
@@ -16,10 +19,77 @@ from workbook.topics.checkpoints import (
     crash_after_save,
     format_listing,
     list_checkpoint,
+    mount_drive,
+    persistent_root,
 )
 
 
-def test_checkpoint_dir_prefers_drive_when_mounted(tmp_path):
+@pytest.fixture
+def colab(monkeypatch):
+    """A Colab session (not graded) as the persistence helpers see it."""
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: True)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+
+
+class FakeMount(list):
+    """Stands in for google.colab.drive.mount: records each call; declined=True raises as a refused prompt does."""
+
+    declined = False
+
+    def __call__(self, mountpoint):
+        self.append(mountpoint)
+        if self.declined:
+            raise RuntimeError("credential propagation was unsuccessful")
+        (mountpoint / "MyDrive").mkdir(parents=True)
+
+
+@pytest.fixture
+def mounts(monkeypatch):
+    fake = FakeMount()
+    monkeypatch.setattr(checkpoints, "_mount", fake)
+    return fake
+
+
+def test_persistent_root_only_in_colab_with_drive_mounted(tmp_path, monkeypatch, colab):
+    drive = tmp_path / "drive" / "MyDrive"
+    assert persistent_root(drive) is None  # not mounted: work stays on the VM
+    drive.mkdir(parents=True)
+    assert persistent_root(drive) == drive / COURSE_FOLDER
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert persistent_root(drive) is None  # grading never reads or writes Drive
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: False)
+    assert persistent_root(drive) is None  # outside Colab nothing changes, even if such a folder exists
+
+
+def test_mount_drive_mounts_when_agreed(tmp_path, colab, mounts, capsys):
+    drive = tmp_path / "drive" / "MyDrive"
+    root = mount_drive(True, drive)
+    assert mounts == [tmp_path / "drive"] and root == drive / COURSE_FOLDER and root.is_dir()
+    assert "kept on Google Drive" in capsys.readouterr().out
+    assert mount_drive(True, drive) == root and len(mounts) == 1  # already mounted: no second prompt
+
+
+def test_mount_drive_declined_or_not_wanted_says_work_stays_on_the_vm(tmp_path, colab, mounts, capsys):
+    drive = tmp_path / "drive" / "MyDrive"
+    mounts.declined = True
+    assert mount_drive(True, drive) is None
+    out = capsys.readouterr().out
+    assert "not mounted (RuntimeError" in out and "stays on this Colab VM" in out
+    assert mount_drive(False, drive) is None and len(mounts) == 1  # USE_DRIVE = False: never asks
+    assert "set USE_DRIVE = True" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["local", "nbgrader"])
+def test_mount_drive_does_nothing_outside_colab_or_under_nbgrader(tmp_path, monkeypatch, mounts, capsys, where):
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: where == "nbgrader")
+    if where == "nbgrader":
+        monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert mount_drive(True, tmp_path / "drive" / "MyDrive") is None
+    assert mounts == [] and capsys.readouterr().out == ""
+
+
+def test_checkpoint_dir_prefers_drive_when_mounted(tmp_path, colab):
     drive, local = tmp_path / "MyDrive", tmp_path / "local"
     assert checkpoint_dir("run", drive_root=drive, local_root=local) == local / "run"
     drive.mkdir()

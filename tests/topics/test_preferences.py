@@ -7,13 +7,16 @@ import os
 
 import pytest
 
+from workbook.core.config import ROOT
 from workbook.core.io import read_jsonl
+from workbook.topics import checkpoints
 from workbook.topics.preferences import (
     CandidatePair,
     NoPairsLeftError,
     PreferenceFileError,
     PreferenceSession,
     load_shipped_pairs,
+    picks_folder,
     repeated_word_share,
     scripted_rule,
 )
@@ -156,3 +159,16 @@ def test_records_are_plain_json(tmp_path):
     session = PreferenceSession(make_pairs(1), tmp_path / "picks.jsonl")
     record = session.pick("A")
     assert json.loads(json.dumps(record)) == record
+
+
+def test_picks_go_to_drive_only_when_mounted_in_colab(tmp_path, monkeypatch):
+    drive = tmp_path / "MyDrive"
+    drive.mkdir()
+    monkeypatch.setattr(checkpoints, "DRIVE_ROOT", drive)
+    assert picks_folder() == ROOT / "build" / "preferences"  # not Colab: unchanged
+    monkeypatch.setattr(checkpoints, "in_colab", lambda: True)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert picks_folder() == drive / checkpoints.COURSE_FOLDER / "preferences"
+    session = PreferenceSession(make_pairs(), picks_folder() / "my_picks.jsonl")
+    session.pick("A")
+    assert PreferenceSession(make_pairs(), picks_folder() / "my_picks.jsonl").progress() == (1, 3)  # reloaded

@@ -1,1 +1,2 @@
-"""Lab plumbing: dataset fingerprints, run naming, resume and the adapter registry."""
+"""Lab plumbing: dataset fingerprints, run naming and resume, where runs and the packet are kept (Drive in Colab),
+the adapter registry, what actually ran (provenance) and the guards against a numerically broken run (health)."""

@@ -8,6 +8,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from workbook.core.io import now_iso
+from workbook.labs.health import check_losses
 from workbook.labs.runs import update_run_info
 
 
@@ -37,3 +38,21 @@ class InterruptAfter(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.global_step >= self.steps:
             raise KeyboardInterrupt(f"simulated disconnect after step {state.global_step}")
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stops training with BrokenRunError (and `advice`, what to change) as soon as a logged loss is NaN or inf.
+
+    Needs `logging_nan_inf_filter=False` in the trainer's arguments: by default the trainer logs a NaN step's loss
+    as the running average (0.0 when every step is NaN), which hides exactly what this callback looks for.
+    """
+
+    def __init__(self, advice: str):
+        self.advice = advice
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if args.logging_nan_inf_filter:
+            raise ValueError("StopOnNonFiniteLoss needs logging_nan_inf_filter=False in the trainer config.")
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        check_losses(logs or {}, state.global_step, self.advice)

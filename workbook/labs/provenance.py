@@ -7,6 +7,7 @@ dropout; the manifest must record that. Everything here reads attributes only: n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 LORA_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
@@ -59,8 +60,11 @@ def quantization_applied(model: Any) -> dict[str, Any]:
 def loaded_model(model: Any) -> dict[str, Any]:
     """The checkpoint that actually loaded (its config's name or path and Hub commit) and its quantization."""
     config = model.config
+    name = config._name_or_path or None
+    if name and Path(name).is_absolute():  # a local checkpoint: its folder's name, never this machine's path
+        name = f"local:{Path(name).name}"
     return {
-        "id": config._name_or_path or None,
+        "id": name,
         "revision": getattr(config, "_commit_hash", None),
         "quantization": quantization_applied(model),
     }

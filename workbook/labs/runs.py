@@ -1,11 +1,12 @@
-"""Lab 1 training runs: where checkpoints go (Drive when mounted), run names, resuming, the facts that must
-survive a disconnect, the training log and the repository's commit. The trainer callbacks are in
-`workbook.labs.callbacks`, kept apart so that importing this module does not import transformers."""
+"""Lab 1 training runs: where checkpoints and the evidence packet go (Drive when mounted), run names, resuming, the
+facts that must survive a disconnect, the training log, the repository's commit and the packet download. The trainer
+callbacks are in `workbook.labs.callbacks`, kept apart so that importing this module does not import transformers."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,19 +14,54 @@ from typing import Any
 
 from workbook.core.config import ROOT
 from workbook.core.io import sha256_bytes, write_json
-from workbook.topics.checkpoints import DRIVE_ROOT
+from workbook.core.runtime import in_colab
+from workbook.topics.checkpoints import colab_session, persistent_root
 
 OUTPUT_ENV = "LAB1_OUTPUT_ROOT"
 RUN_INFO = "run_info.json"
 
 
 def output_root() -> Path:
-    """Where checkpoints and adapters live: $LAB1_OUTPUT_ROOT, else Google Drive when mounted, else labs/outputs."""
+    """Where checkpoints and adapters live: $LAB1_OUTPUT_ROOT, else <persistent_root>/lab1, else labs/outputs."""
     if os.environ.get(OUTPUT_ENV):
         return Path(os.environ[OUTPUT_ENV])
-    if DRIVE_ROOT.is_dir():  # Colab, after drive.mount('/content/drive')
-        return DRIVE_ROOT / "post-training-workbook" / "lab1"
-    return ROOT / "labs" / "outputs"
+    persistent = persistent_root()
+    return persistent / "lab1" if persistent else ROOT / "labs" / "outputs"
+
+
+def evidence_dir() -> Path:
+    """Where the lab writes its packet: <persistent_root>/lab1/evidence (Drive), else labs/evidence in Colab, else
+    evidence/ in the working folder (beside the notebook, as nbgrader expects)."""
+    persistent = persistent_root()
+    if persistent:
+        return persistent / "lab1" / "evidence"
+    return ROOT / "labs" / "evidence" if in_colab() else Path.cwd() / "evidence"
+
+
+def _browser_download(path: Path) -> None:
+    from google.colab import files  # type: ignore[import-not-found]
+
+    files.download(str(path))
+
+
+def download_packet(evidence: str | Path) -> Path | None:
+    """In Colab, zip the evidence folder (as evidence/...) and start a browser download of the zip; elsewhere, and
+    under nbgrader, print where the packet is. Never raises: a failed download says where the files are instead."""
+    folder = Path(evidence)
+    if not colab_session():
+        print(f"Your evidence packet is in {folder}")
+        return None
+    try:
+        archive = Path(shutil.make_archive(str(folder.parent / "lab1_evidence"), "zip", folder.parent, folder.name))
+        _browser_download(archive)
+    except Exception as error:  # no browser attached, a blocked pop-up, a full disk: the packet itself is fine
+        print(
+            f"The download did not start ({type(error).__name__}: {error}). The packet is in {folder}; "
+            "download it from the Files panel."
+        )
+        return None
+    print(f"Downloading {archive.name} ({archive.stat().st_size / 1e6:.1f} MB): keep it with your submission.")
+    return archive
 
 
 def run_name(model_id: str, settings: dict[str, Any]) -> str:

@@ -1,30 +1,85 @@
-"""Checkpoint folders: where to put them (Drive on Colab), what is inside, and a safe look at why pickle is risky."""
+"""Checkpoint folders: where to put them (Drive on Colab), what is inside, and a safe look at why pickle is risky.
+
+`persistent_root()` is the one place that decides where work survives a Colab disconnect (the course's folder on
+Google Drive); `checkpoint_dir`, Lab 1's runs and evidence and chapter 03's picks all go there when it is set.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbook.core.config import ROOT
+from workbook.core.runtime import in_colab
 
-DRIVE_ROOT = Path("/content/drive/MyDrive")
+DRIVE_MOUNT = Path("/content/drive")
+DRIVE_ROOT = DRIVE_MOUNT / "MyDrive"
+COURSE_FOLDER = "post-training-workbook"
 LOCAL_ROOT = ROOT / "build" / "checkpoints"
 
 
-def checkpoint_dir(
-    run_name: str, fresh: bool = False, drive_root: Path = DRIVE_ROOT, local_root: Path = LOCAL_ROOT
-) -> Path:
-    """Where a run's checkpoints go: Google Drive when it is mounted (Colab), else the local build/ folder.
+def colab_session() -> bool:
+    """True in Colab unless nbgrader is executing the notebook: the only place Drive and downloads are used."""
+    return in_colab() and os.environ.get("NBGRADER_EXECUTION") is None
 
-    On Colab, mount Drive first (`from google.colab import drive; drive.mount('/content/drive')`) so that a
-    disconnected runtime does not take the checkpoints with it. fresh=True empties this run's own folder first
-    (a demo run that must not pick up checkpoints left by an earlier execution); nothing outside it is touched.
+
+def persistent_root(drive_root: Path | None = None) -> Path | None:
+    """The course's folder on Google Drive (MyDrive/post-training-workbook) when Drive is mounted in Colab, else None.
+
+    None means work stays where it is made (locally: the repository; in Colab: the VM, lost when it is recycled).
+    drive_root: where Drive's MyDrive appears (default DRIVE_ROOT).
+    """
+    drive_root = drive_root or DRIVE_ROOT
+    return drive_root / COURSE_FOLDER if colab_session() and drive_root.is_dir() else None
+
+
+def _mount(mountpoint: Path) -> None:
+    from google.colab import drive  # type: ignore[import-not-found]
+
+    drive.mount(str(mountpoint))
+
+
+def mount_drive(use_drive: bool, drive_root: Path | None = None) -> Path | None:
+    """In Colab, mount Google Drive if use_drive is True; return persistent_root() and say where work is kept.
+
+    A declined or failed mount is reported, not raised. Outside Colab and under nbgrader it does nothing.
+    """
+    if not colab_session():
+        return None
+    drive_root = drive_root or DRIVE_ROOT
+    if use_drive and not drive_root.is_dir():
+        try:
+            _mount(drive_root.parent)
+        except Exception as error:  # declined in the browser, timed out, or no Drive for this account
+            print(f"Google Drive was not mounted ({type(error).__name__}: {error}).")
+    root = persistent_root(drive_root)
+    if root is None:
+        print(
+            "Your work stays on this Colab VM and is lost if the runtime disconnects or is recycled"
+            + (": set USE_DRIVE = True and run this cell again to keep it on Google Drive." if not use_drive else ".")
+        )
+        return None
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"Runs, picks and evidence are kept on Google Drive in {root}")
+    return root
+
+
+def checkpoint_dir(
+    run_name: str, fresh: bool = False, drive_root: Path | None = None, local_root: Path = LOCAL_ROOT
+) -> Path:
+    """Where a run's checkpoints go: <persistent_root>/checkpoints when Drive is mounted in Colab, else local_root.
+
+    On Colab, mount Drive first (`mount_drive(True)`) so that a disconnected runtime does not take the checkpoints
+    with it. fresh=True empties this run's own folder first (a demo run that must not pick up checkpoints left by
+    an earlier execution); nothing outside it is touched.
     """
     if not run_name or any(part in {"", ".", ".."} for part in Path(run_name).parts) or Path(run_name).is_absolute():
         raise ValueError(f"run_name {run_name!r} must be a plain relative folder name such as 'ch07-run'.")
-    root = drive_root / "post-training-workbook" / "checkpoints" if drive_root.is_dir() else local_root
+    persistent = persistent_root(drive_root)
+    root = persistent / "checkpoints" if persistent else local_root
     path = root / run_name
     if fresh and path.is_dir():
         shutil.rmtree(path)

@@ -16,12 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbook.core.config import DATA_DIR
+from workbook.core.config import DATA_DIR, ROOT
 from workbook.core.io import read_jsonl
+from workbook.topics.checkpoints import persistent_root
 
 SHIPPED_PAIRS = DATA_DIR / "preferences" / "pairs.jsonl"
 CHOICES = ("A", "B", "tie", "skip")
 RECORD_KEYS = ("prompt", "chosen", "rejected", "source", "annotator", "timestamp", "pair_id", "choice")
+
+
+def picks_folder() -> Path:
+    """Where your picks are kept: <persistent_root>/preferences (Drive mounted in Colab), else build/preferences."""
+    root = persistent_root()
+    return root / "preferences" if root else ROOT / "build" / "preferences"
 
 
 class NoPairsLeftError(ValueError):
