@@ -39,9 +39,9 @@ def test_status_names_what_is_missing():
     assert state["ready"] == (not state["missing"])
 
 
-def test_export_path_end_to_end(tools_ready, tmp_path):
+def test_export_path_end_to_end(tools_ready, tmp_path, offline_model):
     from workbook.core.generation import generate_reply
-    from workbook.core.models import load_model, offline_checkpoint
+    from workbook.core.models import offline_checkpoint
     from workbook.topics.quantization import gguf_metadata, gguf_tensors, gguf_type_summary
 
     f16 = gguf_export.convert_hf_to_gguf(offline_checkpoint(), tmp_path / "model-f16.gguf", outtype="f16")
@@ -57,7 +57,7 @@ def test_export_path_end_to_end(tools_ready, tmp_path):
         gguf_export.quantize_gguf(f16, tmp_path / "x.gguf", "Q4_K_XL")
 
     question = "What is the capital of France?"
-    model, tokenizer = load_model()
+    model, tokenizer = offline_model
     answers = {"HF": generate_reply(model, tokenizer, question, max_new_tokens=16)}
     for label, path in (("Q8_0", q8), ("Q4_K_M", q4)):
         answers[label] = gguf_export.llama_reply(gguf_export.load_llama(path), question, max_tokens=16)
