@@ -9,6 +9,7 @@ STAMP := $(VENV)/.workbook-installed
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m workbook.core.install local
 	touch $(STAMP)
 

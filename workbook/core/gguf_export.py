@@ -28,8 +28,10 @@ from workbook.core.install import read_tagged, unmet
 # The `# gguf:` line of requirements.txt (the converter imports sentencepiece even for BPE tokenizers).
 GGUF_PINS = read_tagged("gguf")
 LLAMA_CPP_PYTHON = next(pin for pin in GGUF_PINS if pin.startswith("llama-cpp-python=="))
-# llama-cpp-python's build option for its multimodal (llava/mtmd) library, which the export path never loads.
-LEAN_BUILD = "-DLLAVA_BUILD=OFF"
+# Build options: no multimodal (llava/mtmd) library, which the export path never loads; and a portable AVX2 build
+# rather than -march=native, whose AMX kernels segfault on Q8_0 where the kernel grants no AMX tile state (seen on
+# this project's Sapphire Rapids CI machines).
+LEAN_BUILD = "-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 SOURCE_DIR = ROOT / "build" / "llama-cpp-python-src"
 CONVERTER = "vendor/llama.cpp/convert_hf_to_gguf.py"
 ENABLE_HINT = (
@@ -150,7 +152,8 @@ def setup() -> None:
     if missing:
         print(f"Installing {' '.join(missing)} (llama-cpp-python compiles llama.cpp: about 5 minutes on 2 cores)...")
         env = {**os.environ, "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", LEAN_BUILD)}
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True, env=env)
+        # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS, and would hand back a wheel built with other options
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-cache-dir", *missing], check=True, env=env)
     print("Converter:", fetch_source())
 
 
