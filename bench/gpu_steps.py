@@ -241,9 +241,10 @@ def ch03_dpo(ctx: Context, source: str) -> dict[str, Any]:
 
 def ch08_unsloth(ctx: Context, source: str) -> dict[str, Any]:
     """Chapter 08's Unsloth cell: 4-bit load, LoRA r16 on q/k/v/o, 3 steps of batch 1."""
+    from unsloth import FastLanguageModel  # noqa: I001 (first, as in the chapter: Unsloth patches TRL on import)
+
     from datasets import Dataset
     from trl import SFTTrainer
-    from unsloth import FastLanguageModel
 
     start = time.perf_counter()
     model, tokenizer = FastLanguageModel.from_pretrained(model_name=source, max_seq_length=512, load_in_4bit=True,
