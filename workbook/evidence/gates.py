@@ -94,18 +94,21 @@ def _locked_ids_problem(label: str, ids: list[str], locked_ids: list[str]) -> st
     return f"{label} " + "; ".join(parts) + "."
 
 
+def _against_locked(packet: Packet, label: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The locked test set (None when it cannot be read) and the failures of `rows` against its ids."""
+    locked, error = packet.locked()
+    if error:
+        return None, [error]
+    problem = _locked_ids_problem(label, [str(r.get("id")) for r in rows], locked["ids"])
+    return locked, [problem] if problem else []
+
+
 def _check_baseline(packet: Packet) -> GateResult:
     rows, error = packet.jsonl("baseline.jsonl")
     if error:
         return _result("baseline", 1, [error])
-    failures = []
-    locked, locked_error = packet.locked()
-    if locked_error:
-        failures.append(locked_error)
-    else:
-        problem = _locked_ids_problem("baseline.jsonl", [str(r.get("id")) for r in rows], locked["ids"])
-        if problem:
-            failures.append(problem)
+    locked, failures = _against_locked(packet, "baseline.jsonl", rows)
+    if locked:
         hashes = {r.get("locked_test_sha256") for r in rows}
         if hashes != {locked["sha256"]}:
             failures.append(
@@ -157,23 +160,16 @@ def _check_evaluation(packet: Packet) -> GateResult:
     results, error = packet.json("eval_results.json")
     if error:
         return _result("evaluation", 1, [error])
-    failures = []
     per_example = results.get("per_example")
     if not isinstance(per_example, list) or not per_example or not all(isinstance(r, dict) for r in per_example):
         return _result("evaluation", 5, ["eval_results.json has no per_example list of scored test rows."])
-    locked, locked_error = packet.locked()
+    locked, failures = _against_locked(packet, "eval_results.json", per_example)
     recorded = results.get("locked_test") if isinstance(results.get("locked_test"), dict) else {}
-    if locked_error:
-        failures.append(locked_error)
-    else:
-        problem = _locked_ids_problem("eval_results.json", [str(r.get("id")) for r in per_example], locked["ids"])
-        if problem:
-            failures.append(problem)
-        if recorded.get("sha256") != locked["sha256"]:
-            failures.append(
-                f"eval_results.json locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
-                f"shipped locked test set ({locked['sha256'][:12]})."
-            )
+    if locked and recorded.get("sha256") != locked["sha256"]:
+        failures.append(
+            f"eval_results.json locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
+            f"shipped locked test set ({locked['sha256'][:12]})."
+        )
     for label in ("baseline", "tuned"):
         _check_scored_rows(label, per_example, failures)
     agg = results.get("aggregate") if isinstance(results.get("aggregate"), dict) else {}
