@@ -312,8 +312,8 @@ def test_temperature_widget(browser):
     assert len(browser.images(plot)) == 1 and browser.images(plot) != first
 
 
-def test_html_views_and_selfcheck(browser):
-    """The HTML views show once each, escaped; the self-check prints its verdict."""
+def test_html_views_and_exercises(browser):
+    """The HTML views show once each, escaped; an exercise check prints its verdict."""
     for code, expected in [
         ("from workbook.ui.compare import side_by_side_html\n"
          "display(HTML(side_by_side_html([['<b>q</b>', 'a']], ['prompt', 'answer'])))", "&lt;b&gt;q"),
@@ -323,8 +323,10 @@ def test_html_views_and_selfcheck(browser):
         shown = browser.run(code)
         assert [m["msg_type"] for m in shown] == ["display_data"], _summary(shown)
         assert expected in shown[0]["content"]["data"]["text/html"]
-    shown = browser.run("from workbook.ui.selfcheck import check\nok = check('Q1', 112.4, 112, '16 B x 7e9', tol=1)")
-    assert [m["content"].get("text") for m in shown] == ["[correct] Q1: 112.4. 16 B x 7e9\n"]
+    shown = browser.run("from workbook.exercises import chapter_exercises\nok = chapter_exercises('00').check(1, ...)")
+    assert [m["content"].get("text") for m in shown] == [
+        "[ ] Exercise 00.1: not answered yet. Replace the ... with your answer and run the cell again.\n"
+    ]
 
 
 def test_the_browser_catches_a_second_display_and_a_failing_callback(browser):

@@ -2,9 +2,10 @@
 
     .venv/bin/python -m workbook.core.notebook_runner labs/lab1_qlora_sft.ipynb [--fast] [--timeout 1800]
 
-The kernel inherits this process's environment; `--fast` sets WORKBOOK_FAST=1. The executed notebook goes to
-build/executed/<name>. Exits non-zero, naming the failing cell, when a cell raises. The test suite and the
-notebook benchmark execute notebooks through `execute` below.
+The kernel inherits this process's environment; `--fast` sets WORKBOOK_FAST=1, and WORKBOOK_STRICT=1 is always set,
+so a claim the text makes that does not hold (`workbook.core.checks.expect`) fails the run. The executed notebook
+goes to build/executed/<path inside the repository>. Exits non-zero, naming the failing cell, when a cell raises.
+The test suite and the notebook benchmark execute notebooks through `execute` below.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from workbook.core.checks import STRICT_ENV
 from workbook.core.config import ROOT
 
 EXECUTED = ROOT / "build" / "executed"
@@ -59,27 +61,35 @@ class SteadyClient(NotebookClient):
         return client
 
 
-def execute(path: Path, *, fast: bool, timeout: int, keep: bool = True) -> tuple[nbformat.NotebookNode, float]:
-    """Execute the notebook in its own folder, as Jupyter does; returns it and the wall time in seconds.
+def executed_copy(path: Path) -> Path:
+    """Where `execute` keeps the executed copy of a course notebook: build/executed/<path inside the repository>."""
+    path = path.resolve()
+    return EXECUTED / (path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name)
 
-    WORKBOOK_FAST is set for the kernel and restored afterwards. With `keep`, the executed copy (outputs
-    included, also after a failure) is written to build/executed/<name>.
+
+def execute(path: Path, *, fast: bool, timeout: int, keep: bool = True) -> tuple[nbformat.NotebookNode, float]:
+    """Execute the notebook strict in its own folder, as Jupyter does; returns it and the wall time in seconds.
+
+    WORKBOOK_FAST and WORKBOOK_STRICT are set for the kernel and restored afterwards. With `keep`, the executed
+    copy (outputs and widget state included, also after a failure) is written to `executed_copy(path)`.
     """
     nb = nbformat.read(path, as_version=4)
-    previous = os.environ.get("WORKBOOK_FAST")
-    os.environ["WORKBOOK_FAST"] = "1" if fast else "0"
+    previous = {name: os.environ.get(name) for name in ("WORKBOOK_FAST", STRICT_ENV)}
+    os.environ.update({"WORKBOOK_FAST": "1" if fast else "0", STRICT_ENV: "1"})
     start = time.perf_counter()
     try:
         SteadyClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
                      ).execute()  # fmt: skip
     finally:
-        if previous is None:
-            os.environ.pop("WORKBOOK_FAST", None)
-        else:
-            os.environ["WORKBOOK_FAST"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if keep:
-            EXECUTED.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, EXECUTED / path.name)
+            copy = executed_copy(path)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, copy)
     return nb, time.perf_counter() - start
 
 
@@ -97,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except CellExecutionError as error:
         print(f"{args.notebook} failed:\n{str(error)[-3000:]}", file=sys.stderr)
         return 1
-    print(f"{args.notebook}: executed in {seconds:.1f} s -> build/executed/{args.notebook.name}")
+    print(f"{args.notebook}: executed in {seconds:.1f} s -> {executed_copy(args.notebook).relative_to(ROOT)}")
     return 0
 
 
