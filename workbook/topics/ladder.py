@@ -3,7 +3,8 @@
 `advise(description)` reads a plain-language description of what the model gets wrong, classifies the gap
 (knowledge, behaviour/format, steering, capability) from its wording, and returns a `Recommendation`.
 `advise(gap="behaviour", ...)` skips the guessing. `hierarchy_rows()` gives the full ladder with computed
-memory and compute figures for a 7B model. `workbook.ui.ladder` is the widget over it.
+memory and compute figures for a 7B model (compute from `training_flops_per_token`: 6N per token for full
+training, 4N+6T for LoRA). `workbook.ui.ladder` is the widget over it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ RUNGS: dict[str, Rung] = {
         "your documents, chunked and indexed", "an index and a retriever; a retrieval hop and longer prompts per call",
         "re-index the changed documents"),
     "lora": Rung(
-        "LoRA / QLoRA fine-tune", "a small adapter (<1% of the weights) trained on demonstrations",
+        "LoRA / QLoRA fine-tune", "a small adapter (well under 1% of a 7B model's weights) trained on demonstrations",
         "hundreds to a few thousand curated demonstrations", "hours on one GPU, plus data curation and upkeep",
         "retrain the adapter"),
     "full": Rung(
@@ -181,17 +182,41 @@ def clinic_bot() -> list[Recommendation]:
     return [advise(text, **options) for text, options in CLINIC_BOT]
 
 
-def gpu_hours(params: float, tokens: float, peak_flops: float = 312e12, utilisation: float = 0.4) -> float:
-    """Training compute in GPU-hours from the 6·N·D rule (forward + backward ≈ 6 FLOPs per parameter per token).
+def training_flops_per_token(params: float, trainable_params: float | None = None) -> float:
+    """Training FLOPs per token for a model of `params` weights of which `trainable_params` train (None: all).
 
-    Defaults: an A100's 312 TFLOP/s dense bf16 peak at 40% utilisation.
+    Each weight costs 2 FLOPs per token in the forward pass, 2 in the backward pass for the gradient with respect
+    to its input (needed to reach the layers below, frozen or not) and 2 more for its own weight gradient, which
+    only trained weights need. Full fine-tuning: 6N (the 6·N·D rule). LoRA with T adapter weights: the frozen base
+    costs 4N and the adapters 6T, about two thirds of full fine-tuning, not the same. Gradient checkpointing adds
+    one more forward pass (2N) to either.
+    """
+    trained = params if trainable_params is None else trainable_params
+    for name, value in (("params", params), ("trainable_params", trained)):
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}.")
+    if trained > params:
+        raise ValueError(f"trainable_params ({trained:g}) cannot exceed params ({params:g}).")
+    if trainable_params is None:
+        return 6 * params  # every weight also needs its weight gradient
+    return 4 * params + 6 * trained  # frozen base: forward + input gradient; adapters: all three
+
+
+def gpu_hours(
+    params: float, tokens: float, peak_flops: float = 312e12, utilisation: float = 0.4,
+    trainable_params: float | None = None,
+) -> float:  # fmt: skip
+    """Training compute in GPU-hours: `training_flops_per_token` (6N for full training) times `tokens`.
+
+    Defaults: an A100's 312 TFLOP/s dense bf16 peak at 40% utilisation. `trainable_params` (a LoRA's adapter size)
+    drops the weight-gradient matmuls of the frozen weights.
     """
     for name, value in (("params", params), ("tokens", tokens), ("peak_flops", peak_flops)):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value!r}.")
     if not 0 < utilisation <= 1:
         raise ValueError(f"utilisation is a share in (0, 1], got {utilisation!r}.")
-    return 6 * params * tokens / (peak_flops * utilisation) / 3600
+    return training_flops_per_token(params, trainable_params) * tokens / (peak_flops * utilisation) / 3600
 
 
 def hierarchy_rows(params: float = 7e9, lora_params: float = 40e6) -> list[dict[str, str]]:
@@ -205,9 +230,10 @@ def hierarchy_rows(params: float = 7e9, lora_params: float = 40e6) -> list[dict[
     figures = {
         "prompt": (f"{infer:.0f} GB (inference only)", "0"),
         "rag": (f"{infer:.0f} GB + index", "embedding the corpus: small"),
-        "lora": (f"{lora:.0f} GB (QLoRA {qlora:.1f} GB)", f"~{gpu_hours(params, ft_tokens):.1f} GPU-h per 10M tokens"),
+        "lora": (f"{lora:.0f} GB (QLoRA {qlora:.1f} GB)",
+                 f"~{gpu_hours(params, ft_tokens, trainable_params=lora_params):.1f} GPU-h per 10M tokens (4N+6T)"),
         "full": (f"{full.total_gb:.0f} GB -> {full.gpus_needed} x 80 GB",
-                 f"~{gpu_hours(params, ft_tokens):.1f} GPU-h per 10M tokens"),
+                 f"~{gpu_hours(params, ft_tokens):.1f} GPU-h per 10M tokens (6N)"),
         "pretrain": (f"{full.total_gb:.0f} GB, sharded over many GPUs",
                      f"~{gpu_hours(params, pre_tokens):,.0f} GPU-h for 2T tokens"),
     }
