@@ -100,3 +100,9 @@ def test_nf4_bits_per_param_is_the_memory_table_figure():
     assert bits_per_param(double_quant=True) == pytest.approx(4.127, abs=1e-3)
     with pytest.raises(ValueError, match="blocksize"):
         bits_per_param(blocksize=0)
+
+
+def test_double_quant_saving():
+    from workbook.topics.memory import double_quant_saving_gb
+
+    assert double_quant_saving_gb(1e9) == pytest.approx((4.5 - bits_per_param(double_quant=True)) / 8)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbook.topics.nf4 import int4_levels, nf4_levels, quantize_blockwise, round_trip_error
+from workbook.topics.nf4 import (
+    block_constant_bytes,
+    compare_formats,
+    distinct_per_block,
+    gaussian_like,
+    int4_levels,
+    nf4_levels,
+    off_grid,
+    quantize_blockwise,
+    round_trip_error,
+    stored_bytes,
+)
 from workbook.topics.quantization import Quantized, absmax_quantize
 
 
@@ -72,3 +83,54 @@ def test_one_quantized_type_for_codebooks_and_integer_grids():
     assert type(codebook) is type(grid) is Quantized
     assert torch.allclose(codebook.dequantize(), grid.dequantize(), atol=1e-6)  # INT4 levels = the -7..7 grid
     assert torch.equal(int4_levels()[codebook.codes], grid.codes.float() / 7)
+
+
+def test_distinct_values_per_block_reveal_a_4_bit_grid():
+    import bitsandbytes.functional as bnbf
+
+    weight = torch.randn(64, 96, generator=torch.Generator().manual_seed(0))
+    assert distinct_per_block(weight, 32) == 32
+    packed, state = bnbf.quantize_4bit(weight, blocksize=32, quant_type="nf4")
+    assert distinct_per_block(bnbf.dequantize_4bit(packed, state), 32) <= 16
+    assert distinct_per_block(off_grid(bnbf.dequantize_4bit(packed, state)), 32) == 32
+
+
+def test_nf4_beats_int4_on_and_off_a_grid():
+    weight = torch.randn(128, 256, generator=torch.Generator().manual_seed(1)) * 0.02
+    table = compare_formats({"normal": weight, "gaussian_like": gaussian_like(weight), "off": off_grid(weight)})
+    assert all(row["NF4 / INT4"] < 1 for row in table.values())
+    assert gaussian_like(weight).std().item() == pytest.approx(weight.std().item(), rel=0.05)
+
+
+def _tiny_4bit(tmp_path, double_quant: bool, dtype=torch.float32, tied: bool = True):
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied)  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
+    nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=double_quant,
+                             bnb_4bit_compute_dtype=dtype)  # fmt: skip
+    return AutoModelForCausalLM.from_pretrained(tmp_path / "tiny", quantization_config=nf4, dtype=dtype)
+
+
+def test_block_constants_are_what_the_footprint_misses(tmp_path):
+    from workbook.topics.memory import bits_per_param
+
+    plain, double = _tiny_4bit(tmp_path, False), _tiny_4bit(tmp_path, True)
+    linear = 2 * (128 * 128 * 2 + 64 * 128 * 2 + 256 * 128 * 3)
+    assert plain.get_memory_footprint() == double.get_memory_footprint()  # the footprint cannot tell them apart
+    assert block_constant_bytes(plain) == linear * (bits_per_param() - 4) / 8
+    assert block_constant_bytes(double) == pytest.approx(linear * (bits_per_param(double_quant=True) - 4) / 8, rel=0.1)
+    assert stored_bytes(plain) - stored_bytes(double) == block_constant_bytes(plain) - block_constant_bytes(double)
+
+
+def test_peft_prepare_upcasts_every_parameter_that_is_not_4_bit(tmp_path):
+    from peft import prepare_model_for_kbit_training
+
+    model = _tiny_4bit(tmp_path, True, torch.bfloat16, tied=False)
+    assert model.model.embed_tokens.weight.dtype == torch.bfloat16
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    kept = {name: p.dtype for name, p in model.named_parameters() if type(p).__name__ != "Params4bit"}
+    assert {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"} <= set(kept)
+    assert set(kept.values()) == {torch.float32}  # embeddings and the untied lm_head too, not only the norms

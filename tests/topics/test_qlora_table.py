@@ -33,10 +33,9 @@ def test_bad_lora_arguments():
         LLAMA_31_8B.lora_params(8, ("qkv_proj",))
 
 
-def test_qlora_keeps_embeddings_in_16_bit():
-    estimate = qlora_memory(LLAMA_31_8B)
+def test_qlora_without_the_upcast_keeps_embeddings_in_16_bit():
+    estimate = qlora_memory(LLAMA_31_8B, upcast=False)
     assert estimate.parts["embeddings, lm_head, norms (bf16)"] == pytest.approx(2 * 2 * 128256 * 4096 + 2 * 65 * 4096)
-    assert 5 < estimate.total_gb < 8
 
 
 def test_smallest_gpu():
@@ -61,3 +60,27 @@ def test_shape_read_from_a_loaded_config_counts_the_real_model(offline_model):
     model, _ = offline_model
     shape = LlamaShape.from_config(model.config, "loaded")
     assert shape.counts()["total"] == model.num_parameters() == SMOLLM2_135M.counts()["total"]
+
+
+def test_peft_upcast_puts_llama_8b_qlora_at_8_5_gb():
+    from workbook.topics.qlora_table import upcast_cost_gb
+
+    peft_recipe, kept_bf16 = qlora_memory(LLAMA_31_8B), qlora_memory(LLAMA_31_8B, upcast=False)
+    assert peft_recipe.total_gb == pytest.approx(8.48, abs=0.01)  # the recipe chapter 05 and Lab 1 run
+    assert kept_bf16.total_gb == pytest.approx(6.37, abs=0.01)  # the reading that ignored the upcast
+    unquantized = 2 * 128256 * 4096 + 65 * 4096
+    assert upcast_cost_gb(LLAMA_31_8B) == pytest.approx(unquantized * 2 / 1e9)
+    assert peft_recipe.parts["embeddings, lm_head, norms (fp32)"] == 4 * unquantized
+    assert sum(v for k, v in peft_recipe.parts.items() if "dapter" in k or "Adam" in k) == 16 * 41_943_040
+
+
+def test_seed_002_claims_are_recomputed():
+    from workbook.topics.qlora_table import seed_002_claims
+
+    claims = {row["claim"]: row for row in seed_002_claims()}
+    assert claims["full fine-tuning of 70B"]["computed"] == pytest.approx(1128.86, abs=0.01)
+    assert not claims["full fine-tuning of 70B"]["holds"]
+    assert claims["double quantization saves (8B)"]["computed"] == pytest.approx(0.33, abs=0.01)
+    assert claims["double quantization saves (70B)"]["computed"] == pytest.approx(3.19, abs=0.01)
+    assert claims["QLoRA on 70B"]["holds"] and not claims["table: 7-8B with QLoRA"]["holds"]
+    assert claims["trainable params, Llama-3-8B, r=16 all linear"]["computed"] == 41_943_040

@@ -79,3 +79,15 @@ def test_plot_builds_headless():
     matplotlib.use("Agg")
     ax = qt.plot_sizes(qt.size_table("135M"), title="t")
     assert len(ax.patches) == len(qt.FORMATS)
+
+
+def test_seed_002_tables_for_7b():
+    gguf = {row["format"]: row for row in qt.seed_correction(7e9, qt.SEED_002_7B_GGUF)}
+    assert gguf["GGUF Q8_0"]["computed_GB"] == pytest.approx(7.45, abs=0.01)  # the seed says ~9.0
+    assert gguf["BF16/FP16"]["seed_off_by"] == 1.0
+    plain = qt.seed_correction(7e9, qt.SEED_002_7B_PRECISIONS)
+    assert all(row["seed_off_by"] == 1.0 for row in plain)  # that table is right
+
+
+def test_q4_1_is_five_bits_per_weight():
+    assert qt.block_bits("Q4_1") == 5.0  # 32 4-bit codes + fp16 scale + fp16 minimum = 20 bytes per 32 weights

@@ -36,6 +36,12 @@ def bits_per_param(
     return bits + 8 / blocksize + second_absmax_bits / (blocksize * second_blocksize)
 
 
+def double_quant_saving_gb(quantized_params: float, blocksize: int = 64) -> float:
+    """GB that double quantization saves on `quantized_params` NF4 weights (only the 4-bit layers carry absmaxes)."""
+    saved_bits = bits_per_param(blocksize=blocksize) - bits_per_param(blocksize=blocksize, double_quant=True)
+    return quantized_params * saved_bits / 8 / GB
+
+
 # Bytes per stored value; nf4 carries its block constants (see bits_per_param).
 PRECISION_BYTES: dict[str, float] = {
     "fp32": 4.0,

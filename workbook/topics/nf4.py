@@ -52,3 +52,65 @@ def round_trip_error(weight: torch.Tensor, levels: torch.Tensor, blocksize: int 
         "rmse": float(error.pow(2).mean().sqrt()),
         "max_abs": float(error.abs().max()),
     }
+
+
+# ---- the re-quantization confound, and what bitsandbytes really stores -------------------------------------------
+
+
+def distinct_per_block(weight: torch.Tensor, blocksize: int = 32) -> int:
+    """The most distinct values any block of `blocksize` consecutive weights holds.
+
+    A tensor dequantized from a 4-bit GGUF type (Q4_0, Q4_1: 32 weights per block) holds at most 16 per block:
+    its weights already sit on a 4-bit grid.
+    """
+    blocks = pad_to_blocks(weight, blocksize)
+    return int(blocks.sort(dim=1).values.diff(dim=1).ne(0).sum(dim=1).max()) + 1
+
+
+def gaussian_like(weight: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A normal tensor with the shape and standard deviation of `weight` (on no grid at all)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(weight.shape, generator=generator) * weight.detach().float().std()
+
+
+def off_grid(weight: torch.Tensor, noise: float = 0.25, seed: int = 0) -> torch.Tensor:
+    """`weight` plus normal noise of `noise` times its standard deviation: moved off any grid it sat on."""
+    return weight.detach().float() + noise * gaussian_like(weight, seed)
+
+
+def compare_formats(tensors: dict[str, torch.Tensor], blocksize: int = 64) -> dict[str, dict[str, float]]:
+    """Per tensor: the round-trip RMSE of NF4 and of INT4 (blocks of `blocksize`) and their ratio."""
+    table = {}
+    for label, tensor in tensors.items():
+        nf4 = round_trip_error(tensor, nf4_levels(), blocksize)["rmse"]
+        int4 = round_trip_error(tensor, int4_levels(), blocksize)["rmse"]
+        table[label] = {"NF4 rmse": nf4, "INT4 rmse": int4, "NF4 / INT4": nf4 / int4}
+    return table
+
+
+def _tensor_bytes(value: object) -> int:
+    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
+
+
+def block_constant_bytes(model: torch.nn.Module) -> int:
+    """Bytes of the per-block absmax constants of every 4-bit weight (bitsandbytes keeps them in `quant_state`).
+
+    With double quantization: the 8-bit absmaxes, their fp32 second-level absmaxes and the offset. The 16- and
+    256-entry lookup tables are left out: they are per-type constants, not per-block storage.
+    `model.get_memory_footprint()` counts parameters and buffers only, so it misses all of this.
+    """
+    total = 0
+    for param in model.parameters():
+        state = getattr(param, "quant_state", None)
+        if state is None:
+            continue
+        total += _tensor_bytes(state.absmax) + _tensor_bytes(getattr(state, "offset", None))
+        nested = getattr(state, "state2", None)
+        if nested is not None:
+            total += _tensor_bytes(nested.absmax)
+    return total
+
+
+def stored_bytes(model: torch.nn.Module) -> int:
+    """What the model really keeps: `get_memory_footprint()` plus the 4-bit block constants it does not count."""
+    return model.get_memory_footprint() + block_constant_bytes(model)

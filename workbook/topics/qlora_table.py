@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workbook.topics.memory import GB, MemoryEstimate, full_finetune_memory, training_memory
+from workbook.topics.memory import (
+    GB,
+    OPTIMIZER_BYTES,
+    PRECISION_BYTES,
+    MemoryEstimate,
+    double_quant_saving_gb,
+    full_finetune_memory,
+    training_memory,
+)
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
@@ -106,16 +114,37 @@ GPUS: tuple[tuple[float, str], ...] = (
 HEADROOM = 0.25
 
 
-def qlora_memory(shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> MemoryEstimate:
-    """QLoRA: linear layers in NF4 with double quantization, embeddings/lm_head/norms in bf16, Adam on LoRA."""
+# Bytes per trainable adapter number under the course precision policy (fp32 adapters on CPU and on a T4):
+# fp32 weight + fp32 gradient + Adam's m and v in fp32. A bf16 adapter with an fp32 master copy costs the same 16.
+ADAPTER_BYTES = PRECISION_BYTES["fp32"] * 2 + OPTIMIZER_BYTES["adam"]
+
+
+def qlora_memory(
+    shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_LINEAR, upcast: bool = True
+) -> MemoryEstimate:
+    """QLoRA before activations: linear layers in NF4 + double quantization, Adam on fp32 LoRA adapters.
+
+    upcast=True is PEFT's recipe: `prepare_model_for_kbit_training` casts every parameter that is not 4-bit to
+    fp32 (embeddings, an untied lm_head, norms). upcast=False keeps them in bf16 (a model not prepared that way).
+    """
     counts = shape.counts()
     trainable = shape.lora_params(r, targets)
-    estimate = training_memory(counts["linear"], "nf4-dq", "adam", mixed_precision=True, trainable_params=trainable)
-    unquantized = (counts["embeddings"] + counts["lm_head"] + counts["norms"]) * 2.0
-    parts = {"frozen base weights (NF4 linear)": estimate.parts["frozen base weights"]}
-    parts["embeddings, lm_head, norms (bf16)"] = unquantized
-    parts.update({k: v for k, v in estimate.parts.items() if k != "frozen base weights"})
-    return MemoryEstimate(parts=parts, gpu_gb=estimate.gpu_gb, notes=estimate.notes)
+    unquantized = counts["embeddings"] + counts["lm_head"] + counts["norms"]
+    kept = "fp32" if upcast else "bf16"
+    parts = {
+        "linear layers (NF4 + double quant)": counts["linear"] * PRECISION_BYTES["nf4-dq"],
+        f"embeddings, lm_head, norms ({kept})": unquantized * PRECISION_BYTES[kept],
+        "adapter weights (fp32)": trainable * PRECISION_BYTES["fp32"],
+        "adapter gradients (fp32)": trainable * PRECISION_BYTES["fp32"],
+        "Adam m": trainable * OPTIMIZER_BYTES["adam"] / 2,
+        "Adam v": trainable * OPTIMIZER_BYTES["adam"] / 2,
+    }
+    return MemoryEstimate(parts=parts, notes=["(activations, CUDA context and fragmentation not included)"])
+
+
+def upcast_cost_gb(shape: LlamaShape) -> float:
+    """What PEFT's fp32 upcast adds over keeping the unquantized parameters in bf16, in GB."""
+    return qlora_memory(shape).total_gb - qlora_memory(shape, upcast=False).total_gb
 
 
 def lora_memory(shape: LlamaShape, r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> MemoryEstimate:
@@ -155,3 +184,48 @@ def hardware_table(r: int = 16, targets: tuple[str, ...] = ALL_LINEAR) -> list[d
             }
         )
     return rows
+
+
+def _approx(value: float, share: float = 0.1) -> tuple[float, float]:
+    """The range a "~value" figure covers: within `share` of it."""
+    return value * (1 - share), value * (1 + share)
+
+
+def seed_002_claims(r: int = 16) -> list[dict[str, object]]:
+    """Seed 002's QLoRA figures next to what the calculators give; "holds" says whether the seed's range does.
+
+    "~X" figures count as X within 10%; ranges ("4-5 GB") as written. QLoRA rows use PEFT's recipe (fp32 upcast).
+    """
+    lora_8b, qlora_8b = lora_memory(LLAMA_31_8B, r).total_gb, qlora_memory(LLAMA_31_8B, r).total_gb
+    lora_70b, qlora_70b = lora_memory(LLAMA_31_70B, r).total_gb, qlora_memory(LLAMA_31_70B, r).total_gb
+    weights_8b = LLAMA_31_8B.counts()["total"] * PRECISION_BYTES["bf16"] / GB
+    nf4_weights_8b = qlora_memory(LLAMA_31_8B, r, upcast=False).parts
+    stored_8b = (nf4_weights_8b["linear layers (NF4 + double quant)"]
+                 + nf4_weights_8b["embeddings, lm_head, norms (bf16)"]) / GB  # fmt: skip
+    claims: list[tuple[str, str, tuple[float, float], float, str]] = [
+        ("full fine-tuning of 70B", "~1,400 GB", _approx(1400), full_finetune_memory(
+            LLAMA_31_70B.counts()["total"] / 1e9).total_gb, "GB"),
+        ("LoRA on 70B in 16-bit", "~160 GB", _approx(160), lora_70b, "GB"),
+        ("QLoRA on 70B", "~48 GB", _approx(48), qlora_70b, "GB"),
+        ("QLoRA saves over 16-bit LoRA (70B)", "4-8x", (4, 8), lora_70b / qlora_70b, "x"),
+        ("QLoRA saves over 16-bit LoRA (8B)", "4-8x", (4, 8), lora_8b / qlora_8b, "x"),
+        ("4-bit base: weights shrink (8B, bf16 -> NF4)", "4x", (3.8, 4.2), weights_8b / stored_8b, "x"),
+        ("double quantization saves (8B)", "~0.5-1 GB", (0.5, 1.0),
+         double_quant_saving_gb(LLAMA_31_8B.counts()["linear"]), "GB"),
+        ("double quantization saves (70B)", "~0.5-1 GB", (0.5, 1.0),
+         double_quant_saving_gb(LLAMA_31_70B.counts()["linear"]), "GB"),
+        ("QLoRA on 8B (Unsloth example)", "~8-10 GB", (8, 10), qlora_8b, "GB"),
+        ("table: 7-8B with QLoRA", "~4-5 GB", (4, 5), qlora_8b, "GB"),
+        ("table: 13B with QLoRA", "~8 GB", _approx(8), qlora_memory(LLAMA_2_13B, r).total_gb, "GB"),
+        ("table: 34B with QLoRA", "~20 GB", _approx(20), qlora_memory(CODELLAMA_34B, r).total_gb, "GB"),
+        ("table: 70B with QLoRA", "~40 GB", _approx(40), qlora_70b, "GB"),
+        ("table: 7-8B without QLoRA (bf16 weights)", "~14 GB", _approx(14), weights_8b, "GB"),
+        ("table: 70B without QLoRA (bf16 weights)", "~140 GB", _approx(140),
+         LLAMA_31_70B.counts()["total"] * 2 / GB, "GB"),
+        ("trainable params, Llama-3-8B, r=16 all linear", "83,886,080", (83_886_080, 83_886_080),
+         LLAMA_31_8B.lora_params(16), "params"),
+    ]  # fmt: skip
+    return [
+        {"claim": claim, "seed": seed, "computed": round(value, 2), "unit": unit, "holds": low <= value <= high}
+        for claim, seed, (low, high), value, unit in claims
+    ]

@@ -61,6 +61,12 @@ MAX_PARAMS = 1e13  # 10 trillion: larger than any published dense model; beyond 
 
 # Seed 000, concept 14: "a 70B parameter model at different precisions" (its figures, in GB).
 SEED_000_TABLE = {"FP32": 140.0, "BF16/FP16": 70.0, "INT8": 35.0, "INT4": 17.0}
+# Seed 002, section 05: "Memory for 7B" per precision, and its GGUF table "Size (7B model)" (GB).
+SEED_002_7B_PRECISIONS = {"FP32": 28.0, "BF16/FP16": 14.0, "INT8": 7.0, "INT4": 3.5, "INT2": 1.75}
+SEED_002_7B_GGUF = {
+    "GGUF Q2_K": 2.8, "GGUF Q3_K_M": 3.6, "GGUF Q4_K_M": 4.5, "GGUF Q5_K_M": 5.7, "GGUF Q6_K": 6.7,
+    "GGUF Q8_0": 9.0, "BF16/FP16": 14.0,
+}  # fmt: skip
 
 
 def block_bits(ggml_type: str) -> float:
@@ -167,12 +173,12 @@ def gguf_sources() -> list[dict[str, Any]]:
     ]
 
 
-def seed_correction(params: float = 70e9) -> list[dict[str, Any]]:
-    """Seed 000's 70B table next to the computed figures."""
+def seed_correction(params: float = 70e9, seed: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """A seed's size table (default: seed 000's 70B one) next to the computed figures for `params` parameters."""
     return [
-        {"format": fmt, "seed_GB": seed, "computed_GB": round(size_gb(params, fmt), 1),
-         "seed_off_by": round(size_gb(params, fmt) / seed, 2)}
-        for fmt, seed in SEED_000_TABLE.items()
+        {"format": fmt, "seed_GB": quoted, "computed_GB": round(size_gb(params, fmt), 2),
+         "seed_off_by": round(size_gb(params, fmt) / quoted, 2)}
+        for fmt, quoted in (SEED_000_TABLE if seed is None else seed).items()
     ]  # fmt: skip
 
 
