@@ -1,9 +1,10 @@
 """Time course notebooks headless, in FAST and/or full mode, and write the figures as JSON.
 
-    .venv/bin/python -m bench.notebooks                                  # every notebook, FAST
+    .venv/bin/python -m bench.notebooks                                  # every notebook and solutions, FAST
     .venv/bin/python -m bench.notebooks chapters/04_peft_lora.ipynb --modes fast full
 
-Each run executes the notebook in a fresh kernel, as the test suite does (tools/run_notebook.execute). Results
+Each run executes the notebook in a fresh kernel, strict, as the test suite does
+(workbook.core.notebook_runner.execute). Results
 are merged into bench/results/notebooks.json, one entry per notebook and mode, each with the machine and its
 load average before the run. The budgets are the issues' limits on the 2-core CPU machine.
 """
@@ -19,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench.machine import describe
-from tools.nbsync import course_notebooks
+from tools.nbsync import course_notebooks, solution_notebooks
 from workbook.core.config import ROOT
 from workbook.core.notebook_runner import execute
 
@@ -54,10 +55,10 @@ def run(path: Path, mode: str) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter and lab")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter, lab and solutions notebook")
     parser.add_argument("--modes", nargs="+", choices=["fast", "full"], default=["fast"])
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or course_notebooks()
+    paths = [p.resolve() for p in args.notebooks] or [*course_notebooks(), *solution_notebooks()]
     report = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     failed = False
     for mode in args.modes:

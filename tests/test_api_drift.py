@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.nbsync import ROOT, course_notebooks
+from tools.nbsync import ROOT, course_notebooks, solution_notebooks
 
 CONFIG_CLASSES = {
     "SFTConfig": "trl:SFTConfig",
@@ -60,7 +60,7 @@ def accepted_keywords(name: str) -> set[str]:
 def course_sources() -> list[tuple[str, str]]:
     """(label, python source) for every notebook code cell and helper module."""
     sources = []
-    for path in course_notebooks():
+    for path in [*course_notebooks(), *solution_notebooks()]:  # the solutions carry the worked "Try it" code too
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         code = "\n".join(
             "".join(c["source"]) for c in cells if c["cell_type"] == "code" and not "".join(c["source"]).startswith("%")
