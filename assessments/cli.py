@@ -8,17 +8,24 @@
     python -m assessments.cli check                        # exit 1 if source/ or release/ is stale
 
 Each wraps nbgrader (run in assessments/ so it reads nbgrader_config.py) plus the course's own safety steps.
+collect, autograde, feedback and export process everyone they can, then name every student (or upload) they
+skipped and why, and exit with status 1 when anyone was skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+from assessments.outcome import Outcome, error_lines
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -69,23 +76,47 @@ def release_is_stale() -> list[str]:
     return stale
 
 
-def collect(assignment: str, uploads: Path, course: Path = HERE) -> None:
-    """Copy the uploads into downloaded/<assignment>/archive and run nbgrader zip_collect."""
+def collect(assignment: str, uploads: Path, course: Path = HERE) -> Outcome:
+    """Copy the uploads into downloaded/<assignment>/archive and run nbgrader zip_collect; name every upload skipped."""
+    from assessments.collect import REJECTED, UPLOAD_NAME
+
     archive = course / "downloaded" / assignment / "archive"
-    if archive.exists():
-        shutil.rmtree(archive)
+    shutil.rmtree(course / "downloaded" / assignment, ignore_errors=True)
     archive.mkdir(parents=True)
-    zips = sorted(uploads.glob("*.zip"))
+    zips = sorted(p for p in uploads.glob("*.zip") if p.is_file() and not p.is_symlink())
     if not zips:
         raise SystemExit(f"No .zip uploads in {uploads}: expected files named <assignment>-<student_id>.zip.")
+    outcome = Outcome(f"collect {assignment}")
+    expected: dict[str, str] = {}  # student -> upload
     for upload in zips:
-        shutil.copy(upload, archive / upload.name)
+        match = UPLOAD_NAME.match(upload.name)
+        if not match:
+            outcome.skipped[upload.name] = "not named <assignment>-<student_id>.zip"
+        elif match["assignment"] != assignment:
+            outcome.skipped[upload.name] = f"an upload for {match['assignment']}, not {assignment}"
+        else:
+            expected[match["student_id"]] = upload.name
+            shutil.copy(upload, archive / upload.name)
     result = nbgrader("zip_collect", assignment, "--force", course=course, check=False)
-    problems = [line for line in result.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
-    for line in problems:
-        print(line)
-    collected = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}"))
-    print(f"collected {assignment} for {len(collected)} students: {', '.join(collected)}")
+    outcome.log = result.stderr
+    for line in result.stderr.splitlines():
+        if "WARNING" in line or "ERROR" in line:
+            print(line)
+    rejected_path = course / "downloaded" / assignment / REJECTED
+    rejected = json.loads(rejected_path.read_text(encoding="utf-8")) if rejected_path.is_file() else {}
+    collected = {p.parent.name for p in (course / "submitted").glob(f"*/{assignment}")}
+    for student, upload in sorted(expected.items()):
+        if student in collected:
+            outcome.done.append(student)
+        elif upload in rejected:
+            outcome.skipped[upload] = rejected[upload]
+        elif result.returncode != 0:
+            outcome.skipped[upload] = f"nbgrader zip_collect failed: {error_lines(result.stderr)}"
+        else:
+            outcome.skipped[upload] = "no notebook or evidence file was collected from it"
+    print(f"collected {assignment} for {len(outcome.done)} students: {', '.join(outcome.done)}")
+    outcome.report()
+    return outcome
 
 
 def ensure_in_gradebook(assignment: str, course: Path = HERE) -> None:
@@ -102,44 +133,121 @@ def ensure_in_gradebook(assignment: str, course: Path = HERE) -> None:
     nbgrader("generate_assignment", assignment, "--force", course=course)
 
 
-def normalise_submissions(assignment: str, course: Path = HERE) -> None:
-    """Rename 'Copy of X.ipynb' (dropped in by hand rather than collected) back to the released name."""
+def _release_notebooks(assignment: str, course: Path) -> set[str]:
+    return {p.name for p in (course / "release" / assignment).glob("*.ipynb")}
+
+
+def sanitize_folder(folder: Path, notebooks: set[str]) -> list[str]:
+    """Remove from a student's folder everything that is not a plain file or folder, and every notebook not in the
+    release (lstat only: nothing is followed). Returns what was removed."""
+    removed = []
+    for top, dirs, files in os.walk(folder, topdown=True):
+        for name in list(dirs) + files:
+            path = Path(top) / name
+            mode = os.lstat(path).st_mode
+            extra_notebook = stat.S_ISREG(mode) and name.endswith(".ipynb") and (
+                Path(top) != folder or name not in notebooks)
+            if stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and not extra_notebook):
+                continue
+            if name in dirs:
+                dirs.remove(name)
+            path.unlink()
+            removed.append(path.relative_to(folder).as_posix())
+    return removed
+
+
+def normalise_submissions(assignment: str, course: Path = HERE) -> list[str]:
+    """Rename 'Copy of X.ipynb' back to the released name; drop links, pipes and notebooks that are not the
+    assignment's. Returns notes on what was changed."""
     from assessments.collect import clean_notebook_name
 
-    for folder in (course / "submitted").glob(f"*/{assignment}"):
-        for nb in folder.glob("*.ipynb"):
+    notebooks, notes = _release_notebooks(assignment, course), []
+    for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
+        for nb in sorted(folder.glob("*.ipynb")):
             clean = folder / clean_notebook_name(nb.name)
-            if clean != nb and not clean.exists():
+            if clean != nb and not clean.exists() and not nb.is_symlink():
                 nb.rename(clean)
+        removed = sanitize_folder(folder, notebooks)
+        if removed:
+            notes.append(f"{folder.parent.name}: removed {', '.join(removed[:5])} (not a plain file of the assignment)")
+    return notes
 
 
-def autograde(assignment: str, student: str | None = None, course: Path = HERE, timeout: int | None = None):
+def submitted_students(assignment: str, course: Path = HERE) -> list[str]:
+    return sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
+
+
+def _graded_since(assignment: str, students: list[str], course: Path, since: float, kind: str) -> set[str]:
+    """Students whose every notebook was (re)written by nbgrader after `since` (autograded/ or feedback/)."""
+    names = [Path(n) for n in _release_notebooks(assignment, course)]
+    suffix = ".ipynb" if kind == "autograded" else ".html"
+    done = set()
+    for student in students:
+        outputs = [course / kind / student / assignment / n.with_suffix(suffix).name for n in names]
+        if names and all(p.is_file() and p.stat().st_mtime >= since for p in outputs):
+            done.add(student)
+    return done
+
+
+def _per_student(command: str, assignment: str, students: list[str], course: Path, kind: str,
+                 extra_env: dict | None = None, only: str | None = None) -> Outcome:
+    """Run an nbgrader command for everyone (or `only` one student), then once more for each student it missed;
+    skip who still fails, with nbgrader's reason."""
+    outcome = Outcome(f"{command} {assignment}")
+    since = time.time() - 1
+    first = ["--student", only] if only else []
+    result = nbgrader(command, assignment, "--force", *first, course=course, check=False, extra_env=extra_env)
+    logs = [result.stderr]
+    done = _graded_since(assignment, students, course, since, kind)
+    for student in [s for s in students if s not in done]:
+        again = nbgrader(command, assignment, "--force", "--student", student, course=course, check=False,
+                         extra_env=extra_env)
+        logs.append(again.stderr)
+        if student in _graded_since(assignment, [student], course, since, kind):
+            done.add(student)
+        else:
+            outcome.skipped[student] = error_lines(again.stderr)
+    outcome.done = sorted(done)
+    outcome.log = "\n".join(logs)
+    return outcome
+
+
+def autograde(assignment: str, student: str | None = None, course: Path = HERE, timeout: int | None = None) -> Outcome:
     """Autograde submissions of one assignment; every kernel runs in the bubblewrap sandbox."""
     from assessments.sandbox import check_available
 
     check_available()
     ensure_in_gradebook(assignment, course)
-    normalise_submissions(assignment, course)
-    args = ["autograde", assignment, "--force"]
-    if student:
-        args += ["--student", student]
+    notes = normalise_submissions(assignment, course)
+    students = [s for s in submitted_students(assignment, course) if student in (None, s)]
+    if student and not students:
+        raise SystemExit(f"No submission of {assignment} from {student} under {course / 'submitted'}.")
     env = {"WORKBOOK_CELL_TIMEOUT": str(timeout)} if timeout else None
-    result = nbgrader(*args, course=course, check=False, extra_env=env)
-    if result.returncode != 0 and "ERROR" not in result.stderr:
-        raise SystemExit(f"nbgrader autograde failed:\n{result.stderr[-4000:]}")
-    failed = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    for line in failed:
-        print(line)
-    done = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}"))
-    print(f"autograded {assignment}: {len(done)} submissions")
-    return result
+    outcome = _per_student("autograde", assignment, students, course, "autograded", env, only=student)
+    outcome.notes = notes
+    for line in outcome.log.splitlines():
+        if "ERROR" in line:
+            print(line)
+    print(f"autograded {assignment}: {len(outcome.done)} submissions")
+    outcome.report()
+    return outcome
 
 
-def feedback(assignment: str, course: Path = HERE) -> list[Path]:
-    nbgrader("generate_feedback", assignment, "--force", course=course)
+def feedback(assignment: str, course: Path = HERE) -> Outcome:
+    """Feedback HTML for every autograded submission (their folders sanitised first)."""
+    notebooks = _release_notebooks(assignment, course)
+    students = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}") if p.is_dir())
+    notes = []
+    for student in students:
+        removed = sanitize_folder(course / "autograded" / student / assignment, notebooks)
+        if removed:
+            notes.append(f"{student}: removed {', '.join(removed[:5])} from the autograded folder")
+    outcome = _per_student("generate_feedback", assignment, students, course, "feedback")
+    outcome.notes = notes
     pages = sorted((course / "feedback").glob(f"*/{assignment}/*.html"))
     print(f"feedback: {len(pages)} HTML files under {course / 'feedback'}")
-    return pages
+    outcome.report()
+    return outcome
 
 
 def main(argv: list[str]) -> int:
@@ -170,16 +278,18 @@ def main(argv: list[str]) -> int:
             print("Run `python -m assessments.cli release` and commit source/ and release/.")
         return 1 if stale else 0
     elif args.command == "collect":
-        collect(args.assignment, args.uploads)
+        return 1 if collect(args.assignment, args.uploads).skipped else 0
     elif args.command == "autograde":
-        autograde(args.assignment, args.student, timeout=args.timeout)
+        return 1 if autograde(args.assignment, args.student, timeout=args.timeout).skipped else 0
     elif args.command == "feedback":
-        feedback(args.assignment)
+        return 1 if feedback(args.assignment).skipped else 0
     elif args.command == "export":
-        from assessments.export import export
+        from assessments.export import export_outcome
 
-        paths = export(out=args.out)
-        print("wrote " + ", ".join(str(p) for p in paths))
+        outcome = export_outcome(out=args.out)
+        print("wrote " + ", ".join(str(p) for p in outcome.paths))
+        outcome.report()
+        return 1 if outcome.skipped else 0
     return 0
 
 

@@ -21,8 +21,12 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from assessments import integrity, regrade
-from assessments.preprocessors import missing_cells
+from assessments.outcome import Outcome
+from assessments.preprocessors import describe_repairs, repair_notebook
 from assessments.specs import lab_spec
+from workbook.evidence import untrusted
+
+MAX_NOTEBOOK_BYTES = 100 * 2**20  # as large as an upload may be
 
 HERE = Path(__file__).resolve().parent
 COURSE_ID = "post-training-workbook"
@@ -43,16 +47,22 @@ def _submitted_notebooks(course: Path, student: str, assignment: str) -> list[tu
 
 
 def notebook_flags(course: Path, student: str, assignment: str) -> list[str]:
+    """Flags for a human from the submitted notebooks (read bounded, as plain JSON: never trusted to be valid)."""
     flags = []
     for submitted, release in _submitted_notebooks(course, student, assignment):
         try:
-            nb = nbformat.read(submitted, as_version=4)
-        except Exception as exc:  # an unreadable notebook is reported, not fatal
+            nb = untrusted.read_json(submitted, limit=MAX_NOTEBOOK_BYTES, max_depth=64)
+            if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+                raise untrusted.UntrustedFileError(f"{submitted.name} is not a notebook (no list of cells).")
+        except untrusted.UntrustedFileError as exc:  # an unreadable notebook is reported, not fatal
             flags.append(f"{submitted.name} unreadable: {exc}")
             continue
-        restored = missing_cells(nb, nbformat.read(release, as_version=4))
-        if restored:
-            flags.append(f"restored deleted/unmarked cells: {', '.join(restored)}")
+        try:
+            changes = repair_notebook(nbformat.from_dict(nb), nbformat.read(release, as_version=4))
+        except Exception as exc:  # noqa: BLE001 - a notebook shaped beyond repair is flagged, not fatal
+            flags.append(f"{submitted.name} could not be compared with the release: {type(exc).__name__}")
+            changes = {}
+        flags += describe_repairs(changes)
         hooks = integrity.suspicious_code(nb)
         if hooks:
             flags.append("kernel hooks in student code (review by hand): " + " | ".join(hooks[:3]))
@@ -61,50 +71,78 @@ def notebook_flags(course: Path, student: str, assignment: str) -> list[str]:
 
 def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
     """Write grades.csv, grades.json and one wide CSV per lab into `out` (default course/exports)."""
+    return export_outcome(course, out).paths
+
+
+def _student_entry(gb: Gradebook, course: Path, assignment: str, student: str, copies: dict[str, list[str]],
+                   near: dict[str, list[str]]):
+    """(report entry, CSV rows) of one submission, or None when the student did not submit it."""
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return None
+    folder = course / "autograded" / student / assignment
+    trusted = regrade.trusted_gates(course, assignment, folder, student)
+    flags = notebook_flags(course, student, assignment)
+    if copies.get(student):
+        flags.append(f"evidence files identical to: {', '.join(copies[student])}")
+    others = [s for s in near.get(student, []) if s not in copies.get(student, [])]
+    if others:
+        flags.append(f"evidence timing identical to (a copy with shifted times?): {', '.join(others)}")
+    if not folder.is_dir():
+        flags.append("not autograded: see the autograde command's SKIPPED lines")
+    items = {}
+    for nb in submission.notebooks:
+        for grade in nb.grades:
+            kernel = float(grade.score or 0.0)
+            entry = {"score": kernel, "max_score": float(grade.max_score), "failures": []}
+            gate = trusted.get(grade.name)
+            if gate is not None:
+                checked = round(gate.score * grade.max_score, 3)
+                entry.update(kernel_score=kernel, trusted_score=checked, failures=list(gate.failures))
+                entry["score"] = min(kernel, checked)
+                if abs(kernel - checked) > 1e-6:
+                    flags.append(f"{grade.name}: kernel gave {kernel:g}, re-check gave {checked:g}")
+            items[item_name(grade.name)] = entry
+    total = round(sum(i["score"] for i in items.values()), 3)
+    maximum = sum(i["max_score"] for i in items.values())
+    rows = [{"student_id": student, "assignment": assignment, "item": name, "score": entry["score"],
+             "max_score": entry["max_score"], "failures": " | ".join(entry["failures"]), "flags": " | ".join(flags)}
+            for name, entry in items.items()]
+    return {"score": total, "max_score": maximum, "items": items, "flags": flags}, rows
+
+
+def export_outcome(course: Path = HERE, out: Path | None = None) -> Outcome:
+    """export, plus who could not be exported and why (one bad submission never stops the others)."""
     out = out or course / "exports"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     report: dict[str, dict] = {}
+    outcome = Outcome("export")
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
         students = sorted(s.id for s in gb.students)
         for assignment in sorted(a.name for a in gb.assignments):
-            copies = regrade.copied_packets(course, assignment, students) if lab_spec(assignment) else {}
+            lab = lab_spec(assignment) is not None
+            copies = regrade.copied_packets(course, assignment, students) if lab else {}
+            near = regrade.near_copies(course, assignment, students) if lab else {}
             for student in students:
                 try:
-                    submission = gb.find_submission(assignment, student)
-                except MissingEntry:
+                    found = _student_entry(gb, course, assignment, student, copies, near)
+                except Exception as exc:  # report it and carry on with the class
+                    outcome.skipped[f"{student}/{assignment}"] = f"{type(exc).__name__}: {str(exc)[:300]}"
                     continue
-                folder = course / "autograded" / student / assignment
-                trusted = regrade.trusted_gates(course, assignment, folder, student)
-                flags = notebook_flags(course, student, assignment)
-                if copies.get(student):
-                    flags.append(f"evidence files identical to: {', '.join(copies[student])}")
-                items = {}
-                for nb in submission.notebooks:
-                    for grade in nb.grades:
-                        kernel = float(grade.score or 0.0)
-                        entry = {"score": kernel, "max_score": float(grade.max_score), "failures": []}
-                        gate = trusted.get(grade.name)
-                        if gate is not None:
-                            checked = round(gate.score * grade.max_score, 3)
-                            entry.update(kernel_score=kernel, trusted_score=checked, failures=list(gate.failures))
-                            entry["score"] = min(kernel, checked)
-                            if abs(kernel - checked) > 1e-6:
-                                flags.append(f"{grade.name}: kernel gave {kernel:g}, re-check gave {checked:g}")
-                        items[item_name(grade.name)] = entry
-                total = round(sum(i["score"] for i in items.values()), 3)
-                maximum = sum(i["max_score"] for i in items.values())
-                report.setdefault(student, {})[assignment] = {
-                    "score": total, "max_score": maximum, "items": items, "flags": flags}
-                for name, entry in items.items():
-                    rows.append({"student_id": student, "assignment": assignment, "item": name,
-                                 "score": entry["score"], "max_score": entry["max_score"],
-                                 "failures": " | ".join(entry["failures"]), "flags": " | ".join(flags)})
+                if found is None:
+                    continue
+                entry, student_rows = found
+                report.setdefault(student, {})[assignment] = entry
+                rows += student_rows
+                outcome.done.append(f"{student}/{assignment}")
     written = [_write_csv(out / "grades.csv", rows), out / "grades.json"]
     (out / "grades.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for assignment in sorted({r["assignment"] for r in rows if lab_spec(r["assignment"])}):
         written.append(_write_wide(out / f"{assignment}_gates.csv", assignment, report))
-    return written
+    outcome.paths = written
+    return outcome
 
 
 def _write_csv(path: Path, rows: list[dict]) -> Path:

@@ -4,7 +4,9 @@
   reproducibility gate). The lab's gate cells carry the source of these two functions (the sandboxed kernel
   cannot import assessments), so the kernel and the trusted re-check apply one rule.
 - Copied packets: two students whose timestamped evidence files have the same sha256 (a packet records one
-  run; two runs never log identical timestamps).
+  run; two runs never log identical timestamps); and near-copies, whose runs have the same rhythm: the intervals
+  between consecutive timestamps (baseline answers, then training-log entries), to the millisecond. A copy with
+  the student id changed and every time shifted keeps that rhythm; two real runs never share it.
 - Kernel tampering: code that hooks IPython or the tracer can rewrite or skip later cells (the hidden tests run
   in the same kernel). Such submissions are flagged for a human; lab gates are also re-checked outside the
   sandbox by export.
@@ -17,7 +19,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from workbook.core.io import sha256_file
+from workbook.evidence import untrusted
+from workbook.evidence.packet import parse_time
 
 # Evidence files stamped with wall-clock times, so no two runs write them identically. (Seeded CPU runs are
 # deterministic: two honest students may well produce identical eval_results.json and loss_curve.png.)
@@ -28,9 +31,36 @@ SUSPICIOUS = re.compile(
 )
 
 
+MIN_INTERVALS = 5  # a rhythm shorter than this says too little to flag anyone
+
+
 def packet_fingerprint(evidence_dir: Path) -> dict[str, str]:
-    """sha256 of each run-specific evidence file present."""
-    return {name: sha256_file(evidence_dir / name) for name in RUN_FILES if (evidence_dir / name).is_file()}
+    """sha256 of each run-specific evidence file present (plain files only, size-capped)."""
+    found = {}
+    for name in RUN_FILES:
+        try:
+            found[name] = untrusted.sha256(Path(evidence_dir) / name)
+        except untrusted.UntrustedFileError:
+            continue
+    return found
+
+
+def run_rhythm(evidence_dir: Path) -> tuple[int, ...] | None:
+    """Milliseconds between consecutive timestamps of the run (baseline rows, then training-log entries)."""
+    stamps = []
+    for name, key in (("baseline.jsonl", "timestamp"), ("training_log.jsonl", "logged_at")):
+        try:
+            rows = untrusted.read_jsonl(Path(evidence_dir) / name)
+        except untrusted.UntrustedFileError:
+            return None
+        stamps += [parse_time(row.get(key)) for row in rows]
+    if any(s is None for s in stamps) or len(stamps) <= MIN_INTERVALS:
+        return None
+    try:
+        intervals = tuple(round((b - a).total_seconds() * 1000) for a, b in zip(stamps, stamps[1:], strict=False))
+    except TypeError:  # naive and aware times mixed
+        return None
+    return intervals if any(intervals) else None
 
 
 def manifest_student(evidence_dir: Path) -> str | None:
@@ -57,6 +87,20 @@ def find_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
     for student, folder in packets.items():
         for name, digest in packet_fingerprint(folder).items():
             owners[(name, digest)].add(student)
+    return _shared(owners)
+
+
+def find_near_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
+    """student -> the other students whose run has the same rhythm (see run_rhythm): copies with shifted times."""
+    owners: dict[tuple[int, ...], set[str]] = defaultdict(set)
+    for student, folder in packets.items():
+        rhythm = run_rhythm(folder)
+        if rhythm is not None:
+            owners[rhythm].add(student)
+    return _shared(owners)
+
+
+def _shared(owners: dict) -> dict[str, list[str]]:
     shared: dict[str, set[str]] = defaultdict(set)
     for students in owners.values():
         if len(students) > 1:
@@ -68,10 +112,14 @@ def find_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
 def suspicious_code(notebook: dict) -> list[str]:
     """Lines of the student's own cells that hook the kernel in ways that could alter later cells."""
     hits = []
-    for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+    for cell in notebook.get("cells", []) if isinstance(notebook.get("cells"), list) else []:
+        if not isinstance(cell, dict):
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
         if cell.get("cell_type") != "code" or meta.get("locked") or meta.get("grade"):
             continue
-        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        source = cell.get("source", "")
+        source = source if isinstance(source, str) else "".join(s for s in source if isinstance(s, str))
         hits += [line.strip() for line in source.splitlines() if SUSPICIOUS.search(line)]
     return hits

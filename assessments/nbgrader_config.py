@@ -32,11 +32,12 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearHiddenTests.enforce_metadata = True
 c.GenerateAssignment.create_assignment = True
 
-# Deleted or unmarked graded cells come back before nbgrader restores the instructor's text.
+# The release's graded structure comes back first (deleted, unmarked, renamed, invented or malformed cells), before
+# nbgrader checks the metadata and restores the instructor's text.
 c.Autograde.sanitize_preprocessors = [
+    "assessments.preprocessors.RestoreMissingCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
-    "assessments.preprocessors.RestoreMissingCells",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",

@@ -1,9 +1,12 @@
 """nbgrader preprocessors of the course (wired in nbgrader_config.py).
 
-- `RestoreMissingCells` (autograde, before nbgrader's OverwriteCells): a graded or read-only cell the student
-  deleted, or whose nbgrader metadata they stripped, is put back from the release at its original place.
-  OverwriteCells then restores the instructor's full text (hidden tests included) from the gradebook, so the
-  cell is graded as if it had never been touched. Deleted answer cells come back as the empty stub.
+- `RestoreMissingCells` (autograde, the first sanitising step): the submission's nbgrader metadata is put back to
+  the release's, by content: a graded, read-only or answer cell the student deleted is re-inserted at its original
+  place; one whose flags, points, schema version or type they changed gets the release's metadata back; a cell
+  claiming a grade id the release does not have (invented, renamed or copy-pasted) becomes an ordinary cell; a
+  cell without `source` or with metadata of the wrong type is repaired. nbgrader's OverwriteCells then restores
+  the instructor's full text (hidden tests included), so every graded cell is graded as released, and no
+  metadata edit can make nbgrader drop an honest notebook. Deleted answer cells come back as the empty stub.
 - `HideHiddenTestDetails` (feedback): in cells that hold hidden tests, error tracebacks are cut to the
   exception's message, since a traceback quotes the failing hidden line.
 """
@@ -20,19 +23,72 @@ HERE = Path(__file__).resolve().parent
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 
 
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    value = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    value = _nbgrader(cell).get("grade_id")
+    return value if isinstance(value, str) else None
 
 
 def _protected(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    meta = _nbgrader(cell)
     return bool(meta.get("grade") or meta.get("locked") or meta.get("solution"))
 
 
-def missing_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+def _cells(nb) -> list:
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def missing_cells(submitted, release) -> list[str]:
     """grade_ids of the release's graded, read-only or answer cells that the submission lacks."""
-    present = {grade_id(c) for c in submitted.cells}
-    return [grade_id(c) for c in release.cells if _protected(c) and grade_id(c) not in present]
+    present = {grade_id(c) for c in _cells(submitted)}
+    return [grade_id(c) for c in _cells(release) if _protected(c) and grade_id(c) not in present]
+
+
+def remark_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """Put every cell's nbgrader metadata back to the release's, in place. Returns what changed:
+    `remarked` (release ids whose flags, points, schema or type were edited), `unmarked` (ids the release does
+    not have, or repeats of one, made ordinary cells) and `repaired` (cells without source or with bad metadata)."""
+    released = {grade_id(c): c for c in _cells(release) if grade_id(c)}
+    changes: dict[str, list[str]] = {"remarked": [], "unmarked": [], "repaired": []}
+    seen: set[str] = set()
+    cells = []
+    for index, cell in enumerate(submitted.get("cells") or []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            changes["repaired"].append(f"cell {index}")
+            continue
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            cell["source"] = "".join(source)  # how notebooks store it on disk
+        elif not isinstance(source, str):
+            cell["source"] = ""
+            changes["repaired"].append(f"cell {index}")
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+            changes["repaired"].append(f"cell {index}")
+        meta = cell["metadata"].get("nbgrader")
+        if "nbgrader" in cell["metadata"]:
+            gid = grade_id(cell)
+            original = released.get(gid)
+            if original is None or gid in seen or original.get("cell_type") != cell.get("cell_type"):
+                del cell["metadata"]["nbgrader"]
+                changes["unmarked"].append(str(gid) if gid else f"cell {index}")
+            else:
+                seen.add(gid)
+                if meta != original["metadata"]["nbgrader"]:
+                    cell["metadata"]["nbgrader"] = nbformat.from_dict(dict(original["metadata"]["nbgrader"]))
+                    changes["remarked"].append(gid)
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+        cells.append(nbformat.from_dict(cell))
+    submitted["cells"] = cells
+    return changes
 
 
 def restore_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
@@ -55,17 +111,31 @@ def restore_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNo
     return sorted(missing)
 
 
+def repair_notebook(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """remark_cells, then restore_cells: the submission's graded structure is the release's. Returns the changes."""
+    changes = remark_cells(submitted, release)
+    changes["restored"] = restore_cells(submitted, release)
+    return changes
+
+
+def describe_repairs(changes: dict[str, list[str]]) -> list[str]:
+    """Human-readable flags for an export."""
+    labels = {"restored": "restored deleted/unmarked cells", "remarked": "graded cells re-marked as released",
+              "unmarked": "graded cells not in the release ignored", "repaired": "malformed cells repaired"}
+    return [f"{labels[key]}: {', '.join(ids[:8])}" for key, ids in changes.items() if ids]
+
+
 class RestoreMissingCells(NbGraderPreprocessor):
-    """Put back deleted graded/read-only cells before nbgrader overwrites them with the instructor's text."""
+    """Give the submission the release's graded structure before nbgrader checks and overwrites its cells."""
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
         course = Path(os.environ.get("WORKBOOK_COURSE_ROOT", HERE))
         release = course / "release" / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
         if release.is_file():
-            restored = restore_cells(nb, nbformat.read(release, as_version=4))
-            if restored:
-                self.log.warning("Restored deleted or unmarked cells %s from the release", restored)
+            changes = repair_notebook(nb, nbformat.read(release, as_version=4))
+            for line in describe_repairs(changes):
+                self.log.warning("%s (from the release)", line)
         return nb, resources
 
 

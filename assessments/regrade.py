@@ -12,14 +12,24 @@ from pathlib import Path
 
 from assessments import integrity
 from assessments.specs import lab_spec
+from workbook.evidence import untrusted
 from workbook.evidence.gates import check_gate
-from workbook.evidence.schema import GateResult
+from workbook.evidence.schema import GATES, GateResult
+
+
+def _student_problem(evidence: Path, student: str | None) -> str | None:
+    """integrity.student_id_problem, after a bounded read has shown the manifest is a plain, sane JSON file."""
+    try:
+        untrusted.read_json(Path(evidence) / "manifest.json")
+    except untrusted.UntrustedFileError:
+        return None  # the reproducibility gate already fails on an unreadable manifest, with the reason
+    return integrity.student_id_problem(evidence, student)
 
 
 def gate_score(name: str, evidence: Path, locked_test: Path | None, student: str | None) -> GateResult:
     """The validator's verdict on one gate, with the copied-packet check folded into reproducibility."""
     result = check_gate(name, evidence, locked_test)
-    problem = integrity.student_id_problem(evidence, student) if name == "reproducibility" else None
+    problem = _student_problem(evidence, student) if name == "reproducibility" else None
     if problem:
         result = replace(result, passed=False, score=0.0, failures=[*result.failures, problem])
     return result
@@ -32,6 +42,9 @@ def trusted_gates(course: Path, assignment: str, folder: Path, student: str) -> 
         return {}
     locked = course / "source" / assignment / spec["locked_test"]
     evidence = folder / "evidence"
+    if not folder.is_dir():
+        why = "this submission was not autograded (see the autograde command's SKIPPED lines)"
+        return {f"gate_{g}": GateResult(g, False, 0.0, [why]) for g in spec["gates"] if g in GATES}
     return {f"gate_{g}": gate_score(g, evidence, locked if locked.is_file() else None, student) for g in spec["gates"]}
 
 
@@ -39,3 +52,9 @@ def copied_packets(course: Path, assignment: str, students: list[str]) -> dict[s
     """student -> the other students whose autograded packet shares a run file with theirs."""
     packets = {s: course / "autograded" / s / assignment / "evidence" for s in students}
     return integrity.find_copies({s: p for s, p in packets.items() if p.is_dir()})
+
+
+def near_copies(course: Path, assignment: str, students: list[str]) -> dict[str, list[str]]:
+    """student -> the other students whose autograded packet has the same run rhythm (times shifted, id changed)."""
+    packets = {s: course / "autograded" / s / assignment / "evidence" for s in students}
+    return integrity.find_near_copies({s: p for s, p in packets.items() if p.is_dir() and not p.is_symlink()})

@@ -9,10 +9,18 @@ namespace has no route to the grader's loopback.
 What the kernel sees (everything else on the host is absent, not just unreadable):
 - read-only: /usr, /bin, /lib*, a few files of /etc, the Python install and the virtualenv;
 - read-only: the course's `workbook/` and `data/` at /workbook/workbook and /workbook/data;
-- read-write: its own submission folder at /workbook/<assignment> (the working directory), with every
-  notebook file in it masked by an empty file (the sanitised notebook there holds the hidden tests);
-- a private, empty, in-memory /tmp (also HOME), gone when the kernel exits; fresh /proc and /dev;
+- its working directory /workbook/<assignment>: a private, size-capped, in-memory copy of the submission's
+  regular files (no notebook: the sanitised one holds the hidden tests, and nbgrader runs it from memory),
+  copied from a neutral staging folder; everything the kernel writes there is discarded with it, so trusted
+  code never meets a link, a FIFO or an extra file the kernel left behind (the autograded folder is only
+  ever written by nbgrader);
+- a private, empty, in-memory /tmp (also HOME), size-capped, gone when the kernel exits; fresh /proc and /dev;
+- the kernel-socket folder (a neutral temporary path; the sockets must be created there);
 - nothing else is writable: the sandbox root is remounted read-only.
+
+bwrap's own arguments (host paths) are passed through a pipe (`--args`), so /proc/1/cmdline inside shows none.
+Aggregate limits: where the grader may create cgroups (root, cgroup v1 or v2), each kernel gets its own with a
+memory and a process cap; per-process rlimits always apply (see LIMITS, CGROUP_LIMITS).
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -31,15 +42,37 @@ from jupyter_client.manager import AsyncKernelManager
 from workbook.core.config import ROOT as REPO
 
 MOUNT_ROOT = "/workbook"
+STAGE_MOUNT = f"{MOUNT_ROOT}/.submission"  # read-only copy of the submission, copied into the working dir
 # Environment variables passed through to the kernel; everything else is cleared.
 PASS_ENV = ("NBGRADER_EXECUTION", "WORKBOOK_FAST", "LANG", "LC_ALL", "TZ")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts")
-LIMITS = {  # resource limits of the kernel process tree
+LIMITS = {  # resource limits of every process of the kernel
     "RLIMIT_AS": 8 * 2**30,  # address space: 8 GiB (torch maps a lot of virtual memory, little of it resident)
     "RLIMIT_FSIZE": 256 * 2**20,  # no single file over 256 MiB
     "RLIMIT_CPU": 600,  # CPU seconds over the kernel's whole life
     "RLIMIT_CORE": 0,
 }
+WORKDIR_BYTES = 512 * 2**20  # the working directory (a tmpfs): everything the kernel writes there
+TMP_BYTES = 256 * 2**20  # /tmp and HOME (a tmpfs)
+STAGE_BYTES = 200 * 2**20  # the submission copied into the sandbox (uploads are capped at 100 MiB)
+CGROUP_LIMITS = {"memory": 6 * 2**30, "pids": 256}  # all processes (and threads) of one kernel together
+# The instructor (or a test) may lower them: WORKBOOK_KERNEL_DISK_MB, WORKBOOK_KERNEL_MEMORY_MB, WORKBOOK_KERNEL_PIDS.
+
+
+def _env_limit(name: str, default: int, unit: int = 1) -> int:
+    value = os.environ.get(name, "")
+    return int(value) * unit if value.isdigit() and int(value) > 0 else default
+
+
+def kernel_limits() -> dict[str, int]:
+    """The aggregate limits of one kernel: disk (working directory), memory and processes."""
+    return {"disk": _env_limit("WORKBOOK_KERNEL_DISK_MB", WORKDIR_BYTES, 2**20),
+            "memory": _env_limit("WORKBOOK_KERNEL_MEMORY_MB", CGROUP_LIMITS["memory"], 2**20),
+            "pids": _env_limit("WORKBOOK_KERNEL_PIDS", CGROUP_LIMITS["pids"])}
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The working directory is a fresh tmpfs: copy the staged submission in, then become the kernel.
+BOOT = ("import os,shutil,sys;shutil.copytree(sys.argv[1],'.',dirs_exist_ok=True,symlinks=True);"
+        "os.execv(sys.argv[2],sys.argv[2:])")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -71,11 +104,40 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith(("/usr/", "/bin", "/lib")))
 
 
-def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, assignment: str,
-                  student: str | None = None) -> list[str]:
-    """Wrap an ipykernel command line so that it runs confined to `submission_dir`."""
+def stage_submission(submission_dir: str | Path, limit: int = STAGE_BYTES) -> str:
+    """A neutral temporary copy of the submission's regular files, notebooks left out (lstat, never followed).
+
+    Links, FIFOs, devices and sockets are skipped, as is anything past `limit` bytes in all; the kernel gets this
+    copy, never the autograded folder itself.
+    """
+    stage = tempfile.mkdtemp(prefix="wb-in-")
+    os.chmod(stage, 0o755)
+    total = 0
+    for top, dirs, files in os.walk(submission_dir):  # os.walk does not descend into linked folders
+        rel = os.path.relpath(top, submission_dir)
+        dirs[:] = [d for d in dirs if stat.S_ISDIR(os.lstat(os.path.join(top, d)).st_mode)]
+        for name in sorted(files):
+            source = os.path.join(top, name)
+            info = os.lstat(source)
+            if name.endswith(".ipynb") or not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+                continue
+            target = os.path.normpath(os.path.join(stage, rel, name))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+            total += info.st_size
+    return stage
+
+
+def bwrap_args(submission_dir: str, socket_dir: str, assignment: str, student: str | None = None) -> list[str]:
+    """bwrap's options (without the executable and the command) confining a kernel to a copy of its submission.
+
+    `submission_dir` is the staged copy (see stage_submission), mounted read-only and copied into the working
+    directory by BOOT.
+    """
     workdir = f"{MOUNT_ROOT}/{assignment}"
-    args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--clearenv"]
+    args = ["--unshare-all", "--die-with-parent", "--clearenv"]
     args += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     for path in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         if os.path.lexists(path):
@@ -84,17 +146,14 @@ def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, a
     for path in ETC_FILES:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--tmpfs", MOUNT_ROOT]
     for name in ("workbook", "data"):
         if (REPO / name).is_dir():
             args += ["--ro-bind", str(REPO / name), f"{MOUNT_ROOT}/{name}"]
-    args += ["--bind", submission_dir, workdir]
-    masks = sorted(p for p in Path(submission_dir).rglob("*.ipynb") if p.is_file())
-    for notebook in masks:  # hide the sanitised notebook (it holds the hidden tests); runs from memory anyway
-        args += ["--ro-bind", "/dev/null", f"{workdir}/{notebook.relative_to(submission_dir).as_posix()}"]
+    args += ["--ro-bind", submission_dir, STAGE_MOUNT, "--size", str(kernel_limits()["disk"]), "--tmpfs", workdir]
     args += ["--remount-ro", MOUNT_ROOT, "--bind", socket_dir, socket_dir, "--remount-ro", "/", "--chdir", workdir]
     env = {"HOME": "/tmp", "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "PYTHONPATH": MOUNT_ROOT,
            "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -103,17 +162,100 @@ def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, a
         env["WORKBOOK_STUDENT_ID"] = student  # the lab's reproducibility gate compares it with the packet
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
-    return args + ["--", *kernel_cmd]
+    return args
 
 
-def _prepare_child() -> None:
-    """Runs in the child between fork and exec: resource limits, and bwrap ignores SIGINT.
+def bwrap_command(kernel_cmd: list[str], submission_dir: str, socket_dir: str, assignment: str,
+                  student: str | None = None, args_fd: int | None = None) -> list[str]:
+    """The full command line. With `args_fd`, bwrap's options are read from that descriptor (written by the
+    caller), so no host path appears in the sandbox's /proc/1/cmdline."""
+    options = bwrap_args(submission_dir, socket_dir, assignment, student)
+    boot = [kernel_cmd[0], "-I", "-S", "-c", BOOT, STAGE_MOUNT, *kernel_cmd]
+    head = ["--args", str(args_fd)] if args_fd is not None else options
+    return [bwrap_path(), *head, "--", *boot]
+
+
+class Cgroup:
+    """One kernel's cgroup with a memory and a process cap (v2 or v1), or nothing where cgroups are unavailable."""
+
+    def __init__(self, limits: dict[str, int] | None = None, root: Path = CGROUP_ROOT):
+        limits = limits or kernel_limits()
+        self.name = f"workbook-kernel-{uuid.uuid4().hex[:12]}"
+        self.dirs: list[Path] = []
+        self.problem: str | None = None
+        try:
+            if (root / "cgroup.controllers").is_file():  # v2: one hierarchy
+                folder = root / self.name
+                folder.mkdir()
+                self.dirs.append(folder)
+                (folder / "memory.max").write_text(str(limits["memory"]))
+                (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
+                (folder / "pids.max").write_text(str(limits["pids"]))
+            else:  # v1: a hierarchy per controller
+                for controller, knob in (("memory", "memory.limit_in_bytes"), ("pids", "pids.max")):
+                    folder = root / controller / self.name
+                    folder.mkdir()
+                    self.dirs.append(folder)
+                    (folder / knob).write_text(str(limits[controller]))
+        except OSError as error:
+            self.problem = f"no cgroup limits ({error.strerror or error})"
+            self.remove()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.dirs) and self.problem is None
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (runs in the child between fork and exec)."""
+        for folder in self.dirs:
+            with open(folder / "cgroup.procs", "w") as fh:
+                fh.write(str(os.getpid()))
+
+    def pids(self) -> set[int]:
+        found = set()
+        for folder in self.dirs:
+            try:
+                found |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
+            except (OSError, ValueError):
+                pass
+        return found
+
+    def memory_peak(self) -> int | None:
+        for folder in self.dirs:
+            for knob in ("memory.peak", "memory.max_usage_in_bytes"):
+                try:
+                    return int((folder / knob).read_text())
+                except (OSError, ValueError):
+                    continue
+        return None
+
+    def remove(self) -> None:
+        """Kill whatever is left in it, then delete it."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for folder in self.dirs:
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self.dirs = []
+
+
+def _prepare_child(cgroup: Cgroup | None = None) -> None:
+    """Runs in the child between fork and exec: cgroup, resource limits, and bwrap ignores SIGINT.
 
     The grader interrupts a timed-out cell with SIGINT to the kernel's process group. bwrap would die of it
     (and take the kernel along); ignoring it in bwrap lets the signal reach the kernel, which installs its own
     SIGINT handler while it executes a cell and raises KeyboardInterrupt there.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cgroup is not None and cgroup.active:
+        cgroup.join()
     for name, value in LIMITS.items():
         resource.setrlimit(getattr(resource, name), (value, value))
 
@@ -122,6 +264,8 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run under bubblewrap and connect over ipc sockets."""
 
     _socket_dir: str | None = None
+    _stage_dir: str | None = None
+    _cgroup: Cgroup | None = None
 
     async def _async_pre_start_kernel(self, **kw):
         self._socket_dir = tempfile.mkdtemp(prefix="wb-kernel-")
@@ -136,12 +280,33 @@ class SandboxKernelManager(AsyncKernelManager):
         if os.path.basename(kernel_cmd[0]).startswith("python"):
             kernel_cmd = [python, *kernel_cmd[1:]]
         folder = Path(submission_dir)  # nbgrader's autograded/<student>/<assignment>
-        cmd = bwrap_command(kernel_cmd, submission_dir, self._socket_dir, folder.name, folder.parent.name)
-        kw["preexec_fn"] = _prepare_child
+        self._stage_dir = stage_submission(submission_dir)
+        options = bwrap_args(self._stage_dir, self._socket_dir, folder.name, folder.parent.name)
+        read_fd, write_fd = os.pipe()
+        payload = b"".join(arg.encode() + b"\0" for arg in options)
+        os.write(write_fd, payload)  # a few KiB: well under a pipe's buffer
+        os.close(write_fd)
+        cmd = bwrap_command(kernel_cmd, self._stage_dir, self._socket_dir, folder.name, folder.parent.name,
+                            args_fd=read_fd)
+        self._cgroup = Cgroup()
+        if not self._cgroup.active:
+            self.log.warning("Kernel for %s: %s; per-process rlimits only", submission_dir, self._cgroup.problem)
+        cgroup = self._cgroup
+        kw["preexec_fn"] = lambda: _prepare_child(cgroup)
+        kw["pass_fds"] = (*kw.get("pass_fds", ()), read_fd)
+        kw["cwd"] = self._stage_dir  # bwrap itself never runs in the autograded folder
         self.log.info("Sandboxed kernel for %s", submission_dir)
-        await super()._async_launch_kernel(cmd, **kw)
+        try:
+            await super()._async_launch_kernel(cmd, **kw)
+        finally:
+            os.close(read_fd)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if self._socket_dir and not restart:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
+        for attr in ("_socket_dir", "_stage_dir") if not restart else ("_stage_dir",):
+            if getattr(self, attr):
+                shutil.rmtree(getattr(self, attr), ignore_errors=True)
+                setattr(self, attr, None)

@@ -137,3 +137,81 @@ def hostile_targets(course: Path, repo: Path, marker: str) -> str:
             "helpers (read-only mount)": "/workbook/helpers/hacked.py",
         },
     })
+
+# A student cell that leaves traps for the trusted steps after its kernel exits (links to the grader's files, a
+# FIFO, an extra notebook, a folder link), fills its disk and spawns processes, and reports what the sandbox
+# showed it of the host. Nothing it writes may reach the autograded folder.
+LEFTOVERS = r'''
+import json, os, subprocess
+targets = json.loads({targets!r})
+report = {{"links": {{}}, "proc": {{}}}}
+for name, path in targets.items():
+    try:
+        os.symlink(path, name)
+        report["links"][name] = "made"
+    except OSError as exc:
+        report["links"][name] = "denied: " + type(exc).__name__
+os.mkfifo("pipe.txt")
+os.makedirs("evidence", exist_ok=True)
+os.mkfifo("evidence/manifest.json")
+with open("extra.ipynb", "w") as fh:
+    fh.write("{{}}")
+for name in ("/proc/1/cmdline", "/proc/self/mountinfo"):
+    with open(name, "rb") as fh:
+        report["proc"][name] = fh.read().decode(errors="replace")
+written = 0
+try:
+    with open("fill.bin", "wb") as fh:
+        for _ in range(64):
+            fh.write(b"x" * 2**20)
+            fh.flush()
+            written += 1
+    report["disk"] = "wrote %d MiB" % written
+except OSError as exc:
+    report["disk"] = "stopped after %d MiB: %s" % (written, type(exc).__name__)
+children = []
+try:
+    for _ in range(80):
+        children.append(subprocess.Popen(["sleep", "30"]))
+    report["pids"] = "spawned %d" % len(children)
+except OSError as exc:
+    report["pids"] = "stopped after %d: %s" % (len(children), type(exc).__name__)
+for child in children:
+    child.kill()
+    child.wait()
+print("LEFTOVERS " + json.dumps(report))
+fp32_mb = SMOL_PARAMS * 4 / 1e6
+'''
+
+
+def leftover_targets(course: Path, student: str = "alice", assignment: str = "ch00_quiz") -> str:
+    """Names the LEFTOVERS cell links to the grader's files (what a kernel could learn from /proc)."""
+    return json.dumps({
+        "gradebook.db.json": str(course / "gradebook.db"),
+        "solutions.json": str(course / "source" / assignment / f"{assignment}.ipynb"),
+        "other_student": str(course / "submitted" / student / assignment),
+        f"{assignment}_copy.ipynb": str(course / "submitted" / student / assignment / f"{assignment}.ipynb"),
+    })
+
+
+def metadata_edits(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Honest answers with the nbgrader metadata edits a student makes by accident (finding 7 of issue 14): a test
+    cell copy-pasted with a schema version nbgrader refuses, a test cell's grade flag unmarked, another's grade id
+    renamed, a graded cell of their own, and a cell without `source`."""
+    import copy
+
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    pasted = copy.deepcopy(tests[0])
+    pasted.metadata["nbgrader"]["schema_version"] = 99
+    nb.cells.insert(nb.cells.index(tests[0]) + 1, pasted)
+    tests[1].metadata["nbgrader"]["grade"] = False
+    tests[2].metadata["nbgrader"]["grade_id"] = "my_own_name"
+    invented = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": False, "points": 50, "grade_id": "bonus", "schema_version": 3}})
+    invented.pop("id", None)
+    nb.cells.append(invented)
+    bare = nbformat.v4.new_markdown_cell("a note")
+    bare.pop("id", None)
+    del bare["source"]
+    nb.cells.append(bare)
+    return nb

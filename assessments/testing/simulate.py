@@ -29,8 +29,10 @@ MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def _clock(student: str) -> Callable[[float], str]:
-    offset = sum(ord(ch) * (i + 1) for i, ch in enumerate(student)) % 86_400  # a different run per student
-    return lambda seconds: (T0 + timedelta(seconds=offset + seconds)).isoformat()
+    """A different run per student: its own start and its own pace (real runs never share their intervals)."""
+    key = sum(ord(ch) * (i + 1) for i, ch in enumerate(student))
+    offset, pace = key % 86_400, 1 + (key % 997) / 10_000
+    return lambda seconds: (T0 + timedelta(seconds=offset + seconds * pace)).isoformat()
 
 
 def _tuned_answer(reference: str, index: int) -> str:

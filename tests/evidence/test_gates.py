@@ -74,7 +74,7 @@ def test_malformed_json_is_a_failure_not_a_traceback(packet):
     (packet / "baseline.jsonl").write_text('{"id": "x"}\nnot json\n')
     (packet / "eval_results.json").write_text("[1, 2]")
     results = validate_packet(packet)
-    assert "environment.json is malformed" in _failures(results, "environment")
+    assert "environment.json is not valid JSON" in _failures(results, "environment")
     assert "baseline.jsonl, line 2" in _failures(results, "baseline")
     assert "should hold a JSON dict" in _failures(results, "evaluation")
 

@@ -1,22 +1,29 @@
 """The seven gate checks of a Lab 1 evidence packet: check_gate for one (an nbgrader test cell), validate_packet
 for all. A bad packet never raises: each problem becomes a specific failure in the gate it belongs to.
 
+Partial credit is exact: each gate has a fixed list of named checks (`GATE_CHECKS`), counted as they run by a
+`Tally`; a gate's score is the share of its checks that passed, so one fault costs exactly 1/len(checks) of the
+gate, however many files or rows it touches. A file a gate cannot read fails every check that needs it (the
+message says which file and why). Facts the grader holds are re-derived rather than taken from the packet: the
+locked test rows (ids, references, key facts), the general and refusal prompt sets, every per-example score, the
+aggregates and the forgetting guard. Nothing a packet names outside itself is ever opened by a grader; only the
+student's own self-check (`validate_packet(..., local=True)`) re-hashes the adapter folders rollback.md lists.
+
 Nothing heavy is imported (no torch), so graders run the checks fast.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import struct
-import zlib
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workbook.core.io import sha256_file, sha256_tree
-from workbook.eval.metrics import aggregate, score_answer
+from workbook.core.io import sha256_tree
+from workbook.eval.metrics import aggregate, forgetting_guard, is_refusal, score_answer
+from workbook.evidence import untrusted
 from workbook.evidence.packet import (
     Packet,
     loss_points,
@@ -26,6 +33,7 @@ from workbook.evidence.packet import (
     points_sha256,
 )
 from workbook.evidence.schema import (
+    DEFAULT_LOCKED_TEST,
     ENVIRONMENT_KEYS,
     GATES,
     HYPERPARAMETER_KEYS,
@@ -40,48 +48,105 @@ from workbook.evidence.schema import (
 _SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
 _TOLERANCE = 1e-3
 
+# Each gate's checks, in the order they run. One fault fails exactly one of them.
+GATE_CHECKS: dict[str, tuple[str, ...]] = {
+    "environment": ("keys", "packages", "device", "gpu", "seed"),
+    "baseline": ("ids", "locked_sha256", "answers", "timestamps", "before_training"),
+    "evaluation": ("ids", "locked_sha256", "references", "baseline_scores", "tuned_scores", "aggregates",
+                   "baseline_matches_capture"),
+    "regression": ("general", "general_scores", "refusal", "refusal_flags", "same_prompts", "forgetting_guard"),
+    "reproducibility": ("dataset", "model", "hyperparameters", "seed", "wall_times", "provenance", "files",
+                        "log_matches_manifest", "curve_matches_log", "finite_loss"),
+    "failure_analysis": ("known_ids", "enough_cases", "explained"),
+    "rollback": ("hashes", "base_model", "adapters_listed", "adapters_documented"),
+}
 
-def _result(name: str, checks: int, failures: list[str], notes: list[str] | None = None) -> GateResult:
-    """Score = share of checks passed (at least one check counted); passed only with no failures."""
-    score = max(0.0, 1.0 - len(failures) / max(checks, 1))
-    return GateResult(name, not failures, round(score, 3), failures, notes or [])
+
+class Tally:
+    """Counts a gate's checks as they run; the score is passed / planned, and every planned check must be decided.
+
+    `block(reason)` fails every check not yet decided (a file they all need is unreadable), with one message.
+    """
+
+    def __init__(self, name: str):
+        self.name, self.planned = name, GATE_CHECKS[name]
+        self.outcomes: dict[str, bool] = {}
+        self.failures: list[str] = []
+        self.notes: list[str] = []
+
+    def check(self, key: str, ok: bool, failure: str | Callable[[], str] = "") -> bool:
+        if key not in self.planned or key in self.outcomes:
+            raise KeyError(f"gate {self.name}: check {key!r} is not planned, or ran twice")
+        self.outcomes[key] = bool(ok)
+        if not ok:
+            self.failures.append(failure() if callable(failure) else failure)
+        return bool(ok)
+
+    def block(self, reason: str, keys: Iterable[str] | None = None) -> None:
+        """Fail the given (default: every remaining) checks for one reason, reported once."""
+        pending = [k for k in (keys if keys is not None else self.planned) if k not in self.outcomes]
+        if pending:
+            for key in pending:
+                self.outcomes[key] = False
+            self.failures.append(reason)
+
+    def result(self) -> GateResult:
+        undecided = [k for k in self.planned if k not in self.outcomes]
+        if undecided:  # a programming error, not a student's: say so rather than give free marks
+            self.block(f"checks not run: {', '.join(undecided)}", undecided)
+        score = sum(self.outcomes.values()) / len(self.planned)
+        return GateResult(self.name, not self.failures, round(score, 3), self.failures, self.notes)
 
 
 def _missing_keys(data: dict[str, Any], keys: Iterable[str]) -> list[str]:
     return [key for key in keys if key not in data or data[key] in (None, "", [], {})]
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive timestamps are read as UTC, so no grader's time zone changes a verdict."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def _check_environment(packet: Packet) -> GateResult:
+    """5 checks: the runtime keys, the package versions, the device, the GPU details of a CUDA run, an integer seed."""
+    tally = Tally("environment")
     env, error = packet.json("environment.json")
     if error:
-        return _result("environment", 1, [error])
-    failures = []
+        tally.block(error)
+        return tally.result()
     missing = _missing_keys(env, [k for k in ENVIRONMENT_KEYS if k not in ("fast", "gpu")])
     missing += [k for k in ("fast", "gpu") if k not in env]
-    if missing:
-        failures.append(
-            f"environment.json lacks {', '.join(missing)}: store workbook.core.runtime.detect() plus the seed."
-        )
-    packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
+    tally.check("keys", not missing, lambda: (
+        f"environment.json lacks {', '.join(missing)}: store workbook.core.runtime.detect() plus the seed."))
+    packages = _dict(env.get("packages"))
     absent = [name for name in REQUIRED_PACKAGES if not packages.get(name)]
-    if absent:
-        failures.append(f"environment.json records no version for {', '.join(absent)}.")
-    if env.get("device") not in ("cpu", "cuda"):
-        failures.append(f"environment.json device is {env.get('device')!r}; expected 'cpu' or 'cuda'.")
-    gpu = env.get("gpu") if isinstance(env.get("gpu"), dict) else {}
-    if env.get("device") == "cuda":
-        gaps = _missing_keys(gpu, ("name", "compute_capability", "cuda_version"))
-        if gaps:
-            failures.append(f"a CUDA run must record the GPU's {', '.join(gaps)} in environment.json.")
-    if "seed" in env and not isinstance(env["seed"], int):
-        failures.append(f"environment.json seed should be an integer, found {env['seed']!r}.")
-    return _result("environment", 5, failures)
+    tally.check("packages", not absent, lambda: f"environment.json records no version for {', '.join(absent)}.")
+    tally.check("device", env.get("device") in ("cpu", "cuda"),
+                lambda: f"environment.json device is {env.get('device')!r}; expected 'cpu' or 'cuda'.")
+    gaps = _missing_keys(_dict(env.get("gpu")), ("name", "compute_capability", "cuda_version"))
+    tally.check("gpu", env.get("device") != "cuda" or not gaps,
+                lambda: f"a CUDA run must record the GPU's {', '.join(gaps)} in environment.json.")
+    tally.check("seed", isinstance(env.get("seed"), int) and not isinstance(env.get("seed"), bool),
+                lambda: f"environment.json seed should be an integer, found {env.get('seed')!r}.")
+    return tally.result()
 
 
 def _locked_ids_problem(label: str, ids: list[str], locked_ids: list[str]) -> str | None:
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    missing = [i for i in locked_ids if i not in ids]
-    extra = [i for i in ids if i not in locked_ids]
+    counts: dict[str, int] = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    duplicates = sorted(i for i, n in counts.items() if n > 1)
+    known = set(locked_ids)
+    missing = [i for i in locked_ids if i not in counts]
+    extra = [i for i in ids if i not in known]
     if not (duplicates or missing or extra):
         return None
     parts = []
@@ -94,285 +159,404 @@ def _locked_ids_problem(label: str, ids: list[str], locked_ids: list[str]) -> st
     return f"{label} " + "; ".join(parts) + "."
 
 
-def _against_locked(packet: Packet, label: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
-    """The locked test set (None when it cannot be read) and the failures of `rows` against its ids."""
-    locked, error = packet.locked()
-    if error:
-        return None, [error]
-    problem = _locked_ids_problem(label, [str(r.get("id")) for r in rows], locked["ids"])
-    return locked, [problem] if problem else []
+def training_start(packet: Packet) -> tuple[datetime | None, str]:
+    """When training started: the earlier of the manifest's record and the first stamped training-log entry.
+
+    The log is what the trainer wrote as it ran; a manifest time later than the log's first entry is ignored.
+    """
+    found = []
+    manifest, _ = packet.json("manifest.json")
+    stamp = parse_time(_dict(_dict(manifest).get("wall_times")).get("training_started_at"))
+    if stamp:
+        found.append((_utc(stamp), "manifest.json wall_times.training_started_at"))
+    log, _ = packet.jsonl("training_log.jsonl")
+    stamps = [_utc(s) for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
+    if stamps:
+        found.append((min(stamps), "the first training_log.jsonl entry"))
+    return min(found, key=lambda pair: pair[0]) if found else (None, "")
 
 
 def _check_baseline(packet: Packet) -> GateResult:
+    """5 checks: the locked ids, made from the locked set (sha256), an answer per row, a timestamp per row, and every
+    answer captured before training started (see training_start)."""
+    tally = Tally("baseline")
     rows, error = packet.jsonl("baseline.jsonl")
     if error:
-        return _result("baseline", 1, [error])
-    locked, failures = _against_locked(packet, "baseline.jsonl", rows)
-    if locked:
-        hashes = {r.get("locked_test_sha256") for r in rows}
-        if hashes != {locked["sha256"]}:
-            failures.append(
-                "baseline.jsonl was not made from the shipped locked test set: its locked_test_sha256 "
-                f"({', '.join(sorted(str(h)[:12] for h in hashes))}) differs from {locked['sha256'][:12]}."
-            )
-    no_answer = [str(r.get("id")) for r in rows if not isinstance(r.get("answer"), str)]
-    if no_answer:
-        failures.append(f"baseline.jsonl rows without an answer: {', '.join(no_answer[:5])}.")
-    stamps = [parse_time(r.get("timestamp")) for r in rows]
-    if not rows or any(s is None for s in stamps):
-        failures.append("every baseline.jsonl row needs an ISO 8601 `timestamp` of when it was generated.")
+        tally.block(error)
+        return tally.result()
+    locked, locked_error = packet.locked()
+    if locked_error:
+        tally.block(locked_error, ("ids", "locked_sha256"))
     else:
-        started, source = packet.training_start()
-        if started is None:
-            failures.append("no training start time found (manifest wall_times.training_started_at or training log).")
-        else:
-            try:
-                late = [str(r.get("id")) for r, s in zip(rows, stamps, strict=True) if s >= started]
-            except TypeError:
-                late, failures = [], failures + ["timestamps mix time zones; write them all in UTC with an offset."]
-            if late:
-                failures.append(
-                    f"{len(late)} baseline answers were generated after training started ({source}, "
-                    f"{started.isoformat()}), e.g. {', '.join(late[:3])}: capture the baseline before training."
-                )
-    return _result("baseline", 4, failures)
+        problem = _locked_ids_problem("baseline.jsonl", [str(r.get("id")) for r in rows], locked["ids"])
+        tally.check("ids", problem is None, problem or "")
+        hashes = {str(r.get("locked_test_sha256")) for r in rows}
+        tally.check("locked_sha256", hashes == {locked["sha256"]}, lambda: (
+            "baseline.jsonl was not made from the shipped locked test set: its locked_test_sha256 "
+            f"({', '.join(sorted(h[:12] for h in hashes))}) differs from {locked['sha256'][:12]}."))
+    no_answer = [str(r.get("id")) for r in rows if not isinstance(r.get("answer"), str)]
+    tally.check("answers", not no_answer, lambda: f"baseline.jsonl rows without an answer: {', '.join(no_answer[:5])}.")
+    stamps = [parse_time(r.get("timestamp")) for r in rows]
+    if not tally.check("timestamps", rows and all(s is not None for s in stamps),
+                       "every baseline.jsonl row needs an ISO 8601 `timestamp` of when it was generated."):
+        tally.block("the baseline's capture time is unknown, so it cannot be shown to precede training.")
+        return tally.result()
+    started, source = training_start(packet)
+    if started is None:
+        tally.check("before_training", False,
+                    "no training start time found (manifest wall_times.training_started_at or training log).")
+        return tally.result()
+    late = [str(r.get("id")) for r, s in zip(rows, stamps, strict=True) if _utc(s) >= started]
+    tally.check("before_training", not late, lambda: (
+        f"{len(late)} baseline answers were generated after training started ({source}, "
+        f"{started.isoformat()}), e.g. {', '.join(late[:3])}: capture the baseline before training."))
+    return tally.result()
 
 
-def _check_scored_rows(label: str, rows: list[dict[str, Any]], failures: list[str]) -> None:
-    """Per-example scores must be the ones the answers actually earn."""
-    wrong = []
-    for row in rows:
-        side = row.get(label)
-        if not isinstance(side, dict) or not isinstance(side.get("answer"), str):
-            failures.append(f"eval_results.json example {row.get('id')!r} has no {label} answer.")
-            return
-        expected = score_answer(side["answer"], str(row.get("reference", "")), row.get("key_facts") or [])
-        if any(not isinstance(side.get(k), (int, float)) or abs(side[k] - v) > _TOLERANCE for k, v in expected.items()):
-            wrong.append(str(row.get("id")))
-    if wrong:
-        failures.append(
-            f"eval_results.json {label} scores do not match their answers for {len(wrong)} examples "
-            f"(e.g. {', '.join(wrong[:3])}): re-run the scoring cell instead of editing scores."
-        )
+def _rescored(side: Any, reference: str, key_facts: list[str]) -> dict[str, float] | None:
+    if not isinstance(side, dict) or not isinstance(side.get("answer"), str):
+        return None
+    return score_answer(side["answer"], reference, key_facts)
 
 
 def _check_evaluation(packet: Packet) -> GateResult:
+    """7 checks: the locked ids, the locked set's sha256, references and key facts equal to the locked rows, the
+    baseline and the tuned per-example scores (recomputed from the answers against the locked rows), the
+    aggregates (recomputed), and baseline answers equal to those captured in baseline.jsonl."""
+    tally = Tally("evaluation")
     results, error = packet.json("eval_results.json")
     if error:
-        return _result("evaluation", 1, [error])
+        tally.block(error)
+        return tally.result()
     per_example = results.get("per_example")
     if not isinstance(per_example, list) or not per_example or not all(isinstance(r, dict) for r in per_example):
-        return _result("evaluation", 5, ["eval_results.json has no per_example list of scored test rows."])
-    locked, failures = _against_locked(packet, "eval_results.json", per_example)
-    recorded = results.get("locked_test") if isinstance(results.get("locked_test"), dict) else {}
-    if locked and recorded.get("sha256") != locked["sha256"]:
-        failures.append(
-            f"eval_results.json locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
-            f"shipped locked test set ({locked['sha256'][:12]})."
-        )
+        tally.block("eval_results.json has no per_example list of scored test rows.")
+        return tally.result()
+    locked, locked_error = packet.locked()
+    if locked_error:
+        tally.block(locked_error)
+        return tally.result()
+    problem = _locked_ids_problem("eval_results.json", [str(r.get("id")) for r in per_example], locked["ids"])
+    tally.check("ids", problem is None, problem or "")
+    recorded = _dict(results.get("locked_test"))
+    tally.check("locked_sha256", recorded.get("sha256") == locked["sha256"], lambda: (
+        f"eval_results.json locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
+        f"shipped locked test set ({locked['sha256'][:12]})."))
+    truth = {i: locked["rows"][i] for i in locked["ids"]}
+    rows = {str(r.get("id")): r for r in per_example if str(r.get("id")) in truth}
+    altered = [i for i, r in rows.items()
+               if r.get("reference") != truth[i].get("answer") or r.get("key_facts") != truth[i].get("key_facts")]
+    tally.check("references", not altered, lambda: (
+        f"eval_results.json references or key facts differ from the locked test set for {len(altered)} rows "
+        f"(e.g. {', '.join(altered[:3])}): score against the shipped rows."))
+    trusted: dict[str, list[dict[str, float]]] = {}
     for label in ("baseline", "tuned"):
-        _check_scored_rows(label, per_example, failures)
-    agg = results.get("aggregate") if isinstance(results.get("aggregate"), dict) else {}
+        wrong, scores = [], []
+        for i in locked["ids"]:
+            row = rows.get(i, {})
+            reference, facts = str(truth[i].get("answer", "")), list(truth[i].get("key_facts") or [])
+            expected = _rescored(row.get(label), reference, facts)
+            side = _dict(row.get(label))
+            if expected is None or any(not _number(side.get(k)) or abs(side[k] - v) > _TOLERANCE
+                                       for k, v in expected.items()):
+                wrong.append(i)
+            scores.append(expected or {"rouge_l": 0.0, "key_fact_recall": 0.0, "score": 0.0})
+        trusted[label] = scores
+        tally.check(f"{label}_scores", not wrong, lambda label=label, wrong=wrong: (
+            f"eval_results.json {label} scores do not match their answers (scored against the locked rows) for "
+            f"{len(wrong)} examples (e.g. {', '.join(wrong[:3])}): re-run the scoring cell instead of editing scores."))
+    agg = _dict(results.get("aggregate"))
+    off = []
     for label in ("baseline", "tuned"):
-        recorded_agg = agg.get(label)
-        if not isinstance(recorded_agg, dict):
-            failures.append(f"eval_results.json aggregate.{label} is missing.")
-            continue
-        sides = [r[label] for r in per_example if isinstance(r.get(label), dict)]
-        expected = aggregate([{k: v for k, v in s.items() if k != "facts_found"} for s in sides])
-        off = [
-            key
-            for key in ("rouge_l", "key_fact_recall", "score")
-            if not isinstance(recorded_agg.get(key), (int, float))
-            or abs(recorded_agg[key] - expected.get(key, 0)) > _TOLERANCE
-        ]
-        if off or recorded_agg.get("n") != len(per_example):
-            failures.append(f"eval_results aggregate.{label} disagrees with the per-example rows ({off or 'n'}).")
+        expected = aggregate(trusted[label])
+        recorded_agg = _dict(agg.get(label))
+        off += [f"aggregate.{label}.{key}" for key in ("rouge_l", "key_fact_recall", "score")
+                if not _number(recorded_agg.get(key)) or abs(recorded_agg[key] - expected.get(key, 0)) > _TOLERANCE]
+        if recorded_agg.get("n") != len(locked["ids"]):
+            off.append(f"aggregate.{label}.n")
+    tally.check("aggregates", not off, lambda: (
+        f"eval_results.json aggregates disagree with the rescored rows ({', '.join(off[:4])})."))
     baseline_rows, baseline_error = packet.jsonl("baseline.jsonl")
-    if not baseline_error:
+    if baseline_error:
+        tally.check("baseline_matches_capture", False, baseline_error)
+    else:
         captured = {str(r.get("id")): r.get("answer") for r in baseline_rows}
-        changed = [
-            str(r.get("id"))
-            for r in per_example
-            if isinstance(r.get("baseline"), dict) and captured.get(str(r.get("id"))) != r["baseline"].get("answer")
-        ]
-        if changed:
-            failures.append(
-                f"{len(changed)} baseline answers in eval_results.json differ from baseline.jsonl "
-                f"(e.g. {', '.join(changed[:3])}): compare against the captured baseline."
-            )
-    return _result("evaluation", 6, failures)
+        changed = [i for i, r in rows.items() if captured.get(i) != _dict(r.get("baseline")).get("answer")]
+        tally.check("baseline_matches_capture", not changed, lambda: (
+            f"{len(changed)} baseline answers in eval_results.json differ from baseline.jsonl "
+            f"(e.g. {', '.join(changed[:3])}): compare against the captured baseline."))
+    return tally.result()
+
+
+def _reference_rows(packet: Packet, name: str) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
+    """The instructor's general or refusal prompt set, beside the locked test set."""
+    path = packet.locked_test_path.parent / name
+    if not path.is_file():  # a locked set given alone: the course's own copy of the prompt sets
+        path = DEFAULT_LOCKED_TEST.parent / name
+    try:
+        return {str(r["id"]): r for r in untrusted.read_jsonl(path, required=("id",))}, None
+    except untrusted.UntrustedFileError as error:
+        return None, f"the reference set {name} cannot be read ({error})."
+
+
+def _regression_rows(section: Any, label: str) -> list[dict[str, Any]] | None:
+    rows = _dict(_dict(section).get(label)).get("per_example")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return None
+    return rows
 
 
 def _check_regression(packet: Packet) -> GateResult:
+    """6 checks: general spot-check rows for both models, their scores (recomputed from the answers against
+    general.jsonl), refusal rows for both models, their refused flags (recomputed), the same prompts (the shipped
+    sets) for both models, and the forgetting guard (recomputed from the rescored locked-test and general scores)."""
+    tally = Tally("regression")
     results, error = packet.json("eval_results.json")
     if error:
-        return _result("regression", 1, [error])
+        tally.block(error)
+        return tally.result()
     regression = results.get("regression")
     if not isinstance(regression, dict):
-        return _result("regression", 4, ["eval_results.json has no `regression` section (general + refusal checks)."])
-    failures = []
-    for check, per_row_key in (("general", "score"), ("refusal", "refused")):
+        tally.block("eval_results.json has no `regression` section (general + refusal checks).")
+        return tally.result()
+    rescored: dict[str, float] = {}
+    prompts_ok, prompt_problems = True, []
+    for check, truth_name in (("general", "general.jsonl"), ("refusal", "refusal.jsonl")):
         section = regression.get(check)
-        if not isinstance(section, dict):
-            failures.append(f"regression.{check} is missing: run the {check} spot-check for both models.")
+        rows = {label: _regression_rows(section, label) for label in ("baseline", "tuned")}
+        lacking = [label for label, r in rows.items() if r is None or not all(isinstance(x.get("answer"), str)
+                                                                              for x in r)]
+        scores_key = f"{check}_scores" if check == "general" else "refusal_flags"
+        if not tally.check(check, not lacking, lambda check=check, lacking=lacking: (
+                f"regression.{check}.{'/'.join(lacking)} has no per_example rows with answers: run the {check} "
+                "spot-check for both models.")):
+            tally.block(f"regression.{check} cannot be rescored.", (scores_key,))
+            prompts_ok = False
             continue
-        ids = {}
+        truth, truth_error = _reference_rows(packet, truth_name)
+        if truth_error:
+            tally.check(scores_key, False, truth_error)
+            prompts_ok = False
+            continue
+        wrong = []
         for label in ("baseline", "tuned"):
-            rows = (section.get(label) or {}).get("per_example") if isinstance(section.get(label), dict) else None
-            if not isinstance(rows, list) or not rows:
-                failures.append(f"regression.{check}.{label} has no per_example results.")
-                continue
-            if not all(isinstance(r, dict) and per_row_key in r and isinstance(r.get("answer"), str) for r in rows):
-                failures.append(f"regression.{check}.{label} rows need an `answer` and `{per_row_key}`.")
-            ids[label] = sorted(str(r.get("id")) for r in rows if isinstance(r, dict))
-        if len(ids) == 2 and ids["baseline"] != ids["tuned"]:
-            failures.append(f"regression.{check} checked different prompts for the baseline and the tuned model.")
-    if not isinstance(regression.get("forgetting_guard"), dict):
-        failures.append("regression.forgetting_guard is missing: apply workbook.eval.metrics.forgetting_guard.")
-    return _result("regression", 5, failures)
+            ids = sorted(str(r.get("id")) for r in rows[label])
+            if ids != sorted(truth):
+                prompt_problems.append(f"regression.{check}.{label} did not answer the shipped {truth_name} prompts")
+            total = 0.0
+            for row in rows[label]:
+                ref = truth.get(str(row.get("id")))
+                if ref is None:
+                    continue
+                if check == "general":
+                    reference, facts = str(ref.get("answer", "")), list(ref.get("key_facts") or [])
+                    expected = score_answer(row["answer"], reference, facts)
+                    total += expected["score"]
+                    if not _number(row.get("score")) or abs(row["score"] - expected["score"]) > _TOLERANCE:
+                        wrong.append(f"{label}/{row.get('id')}")
+                elif row.get("refused") is not is_refusal(row["answer"]) or row.get("expect") != ref.get("expect"):
+                    wrong.append(f"{label}/{row.get('id')}")
+            if check == "general":
+                rescored[label] = total / max(len(truth), 1)
+        what = ("scores are not what the answers earn" if check == "general"
+                else "refused flags do not match the answers")
+        tally.check(scores_key, not wrong, lambda check=check, wrong=wrong, what=what: (
+            f"regression.{check} {what} for {len(wrong)} rows (e.g. {', '.join(wrong[:3])}): re-run the spot-check."))
+    if prompts_ok:
+        tally.check("same_prompts", not prompt_problems, lambda: "; ".join(prompt_problems[:2]) + ".")
+    else:
+        tally.block("the spot-check prompts cannot be compared.", ("same_prompts",))
+    guard = regression.get("forgetting_guard")
+    tally.check("forgetting_guard", isinstance(guard, dict) and _guard_agrees(packet, guard, regression, rescored),
+                "regression.forgetting_guard is missing or its verdict is not what the rescored results give: "
+                "apply workbook.evidence.results.add_forgetting_guard.")
+    return tally.result()
+
+
+def _guard_agrees(packet: Packet, guard: dict[str, Any], regression: dict[str, Any], general: dict[str, float]) -> bool:
+    """The recorded verdict equals forgetting_guard on the trusted (rescored) task and general scores."""
+    evaluation = _check_evaluation(packet)
+    results, _ = packet.json("eval_results.json")
+    task = _dict(_dict(results).get("aggregate"))
+    if not evaluation.passed or set(general) != {"baseline", "tuned"}:
+        return isinstance(guard.get("passed"), bool)  # no trusted numbers to compare with: the evaluation gate says why
+    drop = regression.get("max_general_drop", 3.0)
+    try:
+        verdict = forgetting_guard(100 * task["baseline"]["score"], 100 * task["tuned"]["score"],
+                                   100 * general["baseline"], 100 * general["tuned"],
+                                   max_general_drop=float(drop) if _number(drop) else 3.0)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return guard.get("passed") is verdict["passed"]
 
 
 def _check_reproducibility(packet: Packet) -> GateResult:
+    """10 checks: dataset record (with the locked set's sha256), model record, hyperparameters, integer seed, wall
+    times, provenance (git commit and student id), the files table (every packet file listed with its current
+    sha256, nothing else), training log matching the manifest's loss series, loss_curve.png plotting that log, and
+    finite losses. The submitting student's id is checked by the grader on top (a copied packet scores 0)."""
+    tally = Tally("reproducibility")
     manifest, error = packet.json("manifest.json")
     if error:
-        return _result("reproducibility", 1, [error])
-    failures = []
-    dataset = manifest.get("dataset") if isinstance(manifest.get("dataset"), dict) else {}
+        tally.block(error)
+        return tally.result()
+    dataset = _dict(manifest.get("dataset"))
     gaps = _missing_keys(dataset, ("name", "version", "sha256", "locked_test_sha256"))
-    if gaps:
-        failures.append(f"manifest.json dataset lacks {', '.join(gaps)}.")
     locked, locked_error = packet.locked()
-    if not locked_error and dataset.get("locked_test_sha256") not in (None, locked["sha256"]):
-        failures.append("manifest.json dataset.locked_test_sha256 differs from the shipped locked test set.")
-    model = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
-    gaps = [k for k in ("id", "revision") if k not in model] + (["id"] if "id" in model and not model["id"] else [])
     if gaps:
-        failures.append(f"manifest.json model lacks {', '.join(gaps)} (revision may be null for the offline model).")
-    hyper = manifest.get("hyperparameters") if isinstance(manifest.get("hyperparameters"), dict) else {}
-    gaps = [k for k in HYPERPARAMETER_KEYS if k not in hyper]
-    if gaps:
-        failures.append(f"manifest.json hyperparameters lack {', '.join(gaps)}.")
-    if not isinstance(manifest.get("seed"), int):
-        failures.append("manifest.json has no integer `seed`.")
-    walls = manifest.get("wall_times") if isinstance(manifest.get("wall_times"), dict) else {}
-    gaps = _missing_keys(walls, WALL_TIME_KEYS)
-    if gaps:
-        failures.append(f"manifest.json wall_times lack {', '.join(gaps)}.")
-    for key in ("git_commit", "student_id"):
-        if not isinstance(manifest.get(key), str) or not manifest.get(key):
-            failures.append(f"manifest.json has no `{key}`.")
-    failures += _check_file_hashes(packet, manifest)
-    failures += _check_loss_curve(packet, manifest)
-    return _result("reproducibility", 9, failures)
+        tally.check("dataset", False, f"manifest.json dataset lacks {', '.join(gaps)}.")
+    else:
+        tally.check("dataset", not locked_error and dataset.get("locked_test_sha256") == locked["sha256"],
+                    "manifest.json dataset.locked_test_sha256 differs from the shipped locked test set.")
+    model = _dict(manifest.get("model"))
+    gaps_model = [k for k in ("id", "revision") if k not in model]
+    gaps_model += ["id"] if "id" in model and not model["id"] else []
+    tally.check("model", not gaps_model, lambda: (
+        f"manifest.json model lacks {', '.join(gaps_model)} (revision may be null for the offline model)."))
+    hyper = _dict(manifest.get("hyperparameters"))
+    gaps_hyper = [k for k in HYPERPARAMETER_KEYS if k not in hyper]
+    tally.check("hyperparameters", not gaps_hyper,
+                lambda: f"manifest.json hyperparameters lack {', '.join(gaps_hyper)}.")
+    tally.check("seed", isinstance(manifest.get("seed"), int) and not isinstance(manifest.get("seed"), bool),
+                "manifest.json has no integer `seed`.")
+    gaps_walls = _missing_keys(_dict(manifest.get("wall_times")), WALL_TIME_KEYS)
+    tally.check("wall_times", not gaps_walls, lambda: f"manifest.json wall_times lack {', '.join(gaps_walls)}.")
+    absent = [k for k in ("git_commit", "student_id") if not isinstance(manifest.get(k), str) or not manifest.get(k)]
+    tally.check("provenance", not absent, lambda: f"manifest.json has no {', '.join(f'`{k}`' for k in absent)}.")
+    problems = _file_hash_problems(packet, manifest)
+    tally.check("files", not problems, lambda: " ".join(problems[:3]))
+    _check_loss_curve(packet, manifest, tally)
+    return tally.result()
 
 
-def _check_file_hashes(packet: Packet, manifest: dict[str, Any]) -> list[str]:
+def _file_hash_problems(packet: Packet, manifest: dict[str, Any]) -> list[str]:
+    """What is wrong with the manifest's files table; only packet file names are ever opened (no paths)."""
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         return ["manifest.json has no `files` table of packet files and their sha256."]
-    failures = []
+    problems = []
     unlisted = [name for name in PACKET_FILES if name != "manifest.json" and name not in files]
     if unlisted:
-        failures.append(f"manifest.json files does not list {', '.join(unlisted)}.")
-    for name, recorded in files.items():
-        path = packet.folder / name
-        if not path.is_file():
-            failures.append(f"manifest.json lists {name}, which is not in the packet.")
-        elif sha256_file(path) != recorded:
-            failures.append(f"{name} changed after the manifest was written (sha256 mismatch): re-run the final cells.")
-    return failures
+        problems.append(f"manifest.json files does not list {', '.join(unlisted)}.")
+    foreign = [str(name)[:60] for name in files if name not in PACKET_FILES or name == "manifest.json"]
+    if foreign:
+        problems.append(f"manifest.json files lists {', '.join(foreign[:3])}, which are not packet files.")
+    for name in (n for n in PACKET_FILES if n in files and n != "manifest.json"):
+        digest, error = packet.sha256(name)
+        if error:
+            problems.append(f"manifest.json lists {name}, which is not in the packet or not readable ({error})")
+        elif digest != files[name]:
+            problems.append(f"{name} changed after the manifest was written (sha256 mismatch): re-run the final cells.")
+    return problems
 
 
-def _check_loss_curve(packet: Packet, manifest: dict[str, Any]) -> list[str]:
+def _check_loss_curve(packet: Packet, manifest: dict[str, Any], tally: Tally) -> None:
     log, error = packet.jsonl("training_log.jsonl")
     if error:
-        return [error]
-    points = loss_points(log)
-    if not points["loss"]:
-        return ["training_log.jsonl has no train `loss` entries: set logging_steps so the trainer logs."]
-    failures = []
-    curve = manifest.get("loss_curve") if isinstance(manifest.get("loss_curve"), dict) else {}
-    if curve.get("points_sha256") != points_sha256(points):
-        failures.append("training_log.jsonl does not match the loss series recorded in manifest.json loss_curve.")
-    png = packet.folder / "loss_curve.png"
-    if not png.is_file():
-        return failures + ["loss_curve.png is missing: plot it from the training log."]
+        tally.block(error)
+        return
     try:
-        embedded = json.loads(png_text_chunks(png.read_bytes()).get(LOSS_POINTS_KEY, "null"))
-    except (ValueError, struct.error, zlib.error) as problem:
-        return failures + [f"loss_curve.png is not a readable PNG ({problem})."]
-    if embedded is None:
-        failures.append(
-            "loss_curve.png carries no plotted points: save it with workbook.evidence.writers.save_loss_curve."
-        )
-    elif points_sha256(embedded) != points_sha256(points):
-        failures.append("loss_curve.png plots different points from training_log.jsonl: the curve contradicts the log.")
-    finite = all(math.isfinite(v) for _, v in points["loss"])
-    if not finite:
-        failures.append("training_log.jsonl has a non-finite loss (NaN or inf): the run diverged.")
-    return failures
+        points = loss_points(log)
+    except (TypeError, ValueError, OverflowError) as problem:
+        tally.block(f"training_log.jsonl has a malformed step or loss ({problem}).")
+        return
+    if not points["loss"]:
+        tally.block("training_log.jsonl has no train `loss` entries: set logging_steps so the trainer logs.")
+        return
+    curve = _dict(manifest.get("loss_curve"))
+    tally.check("log_matches_manifest", curve.get("points_sha256") == points_sha256(points),
+                "training_log.jsonl does not match the loss series recorded in manifest.json loss_curve.")
+    data, png_error = packet.bytes("loss_curve.png")
+    if png_error:
+        tally.check("curve_matches_log", False, f"{png_error} Plot it from the training log.")
+    else:
+        try:
+            text = png_text_chunks(data).get(LOSS_POINTS_KEY, "null")
+            embedded = untrusted.parse_json(text, "loss_curve.png points")
+            matches = embedded is not None and points_sha256(embedded) == points_sha256(points)
+            failure = ("loss_curve.png carries no plotted points: save it with "
+                       "workbook.evidence.writers.save_loss_curve."
+                       if embedded is None else
+                       "loss_curve.png plots different points from training_log.jsonl: the curve contradicts the log.")
+        except (ValueError, TypeError, AttributeError) as problem:
+            matches, failure = False, f"loss_curve.png is not a readable PNG with plotted points ({problem})."
+        tally.check("curve_matches_log", matches, failure)
+    tally.check("finite_loss", all(math.isfinite(v) for _, v in points["loss"]),
+                "training_log.jsonl has a non-finite loss (NaN or inf): the run diverged.")
 
 
 def _check_failure_analysis(packet: Packet) -> GateResult:
+    """3 checks: every cited case is a locked test id, at least MIN_FAILURE_CASES distinct real cases, and each has
+    an explanation. Credit is then capped at (cases explained in the student's own words) / MIN_FAILURE_CASES:
+    an auto-diagnosis left in place earns nothing (a note says so)."""
+    tally = Tally("failure_analysis")
     text, error = packet.text("failure_analysis.md")
-    if error:
-        return _result("failure_analysis", 1, [error])
     locked, locked_error = packet.locked()
-    if locked_error:
-        return _result("failure_analysis", 1, [locked_error])
+    if error or locked_error:
+        tally.block(error or locked_error)
+        return tally.result()
     cases = parse_failure_cases(text)
-    real = [c for c in cases if c["id"] in locked["ids"]]
-    unknown = [c["id"] for c in cases if c["id"] not in locked["ids"]]
-    failures, notes = [], []
-    if unknown:
-        failures.append(f"failure_analysis.md cites ids that are not in the locked test set: {', '.join(unknown)}.")
+    known = set(locked["ids"])
+    real = [c for c in cases if c["id"] in known]
+    unknown = [c["id"] for c in cases if c["id"] not in known]
+    tally.check("known_ids", not unknown, lambda: (
+        f"failure_analysis.md cites ids that are not in the locked test set: {', '.join(unknown[:5])}."))
     distinct = {c["id"] for c in real}
-    if len(distinct) < MIN_FAILURE_CASES:
-        failures.append(
-            f"failure_analysis.md has {len(distinct)} case(s) with real locked test ids; at least "
-            f"{MIN_FAILURE_CASES} are needed (headings like '## Case 1: gdpr-01b')."
-        )
+    tally.check("enough_cases", len(distinct) >= MIN_FAILURE_CASES, lambda: (
+        f"failure_analysis.md has {len(distinct)} case(s) with real locked test ids; at least "
+        f"{MIN_FAILURE_CASES} are needed (headings like '## Case 1: gdpr-01b')."))
     empty = [c["id"] for c in real if len(c["explanation"]) < 20]
-    if empty:
-        failures.append(f"failure_analysis.md cases without an explanation: {', '.join(empty)}.")
+    tally.check("explained", not empty,
+                lambda: f"failure_analysis.md cases without an explanation: {', '.join(empty)}.")
     auto = [c["id"] for c in real if c["auto_generated"]]
     if auto:
-        notes.append(
+        tally.notes.append(
             f"{len(auto)} case(s) still carry the auto-diagnosis ({', '.join(auto)}): replace it with your own "
             "explanation and delete the AUTO-DIAGNOSIS line to earn the credit."
         )
-    result = _result("failure_analysis", 3, failures, notes)
-    own = len([c for c in real if not c["auto_generated"] and len(c["explanation"]) >= 20])
-    result.score = round(min(result.score, own / MIN_FAILURE_CASES, 1.0), 3) if not failures else result.score
+    result = tally.result()
+    own = len({c["id"] for c in real if not c["auto_generated"] and len(c["explanation"]) >= 20})
+    if not result.failures:
+        result.score = round(min(result.score, own / MIN_FAILURE_CASES, 1.0), 3)
     return result
 
 
-def _check_rollback(packet: Packet) -> GateResult:
+def _adapter_folder_problem(adapter: dict[str, Any]) -> str | None:
+    """On the student's own machine: a listed adapter folder that no longer matches its hash (absolute paths only)."""
+    path = Path(str(adapter.get("path", "")))
+    if path.is_absolute() and path.is_dir() and not path.is_symlink() and sha256_tree(path) != adapter.get("sha256"):
+        return f"adapter {adapter.get('version')} at {path} no longer matches its recorded sha256."
+    return None
+
+
+def _check_rollback(packet: Packet, local: bool = False) -> GateResult:
+    """4 checks: rollback.md records adapter hashes, says how to return to the base model, manifest.json lists the
+    adapters, and every listed adapter is in rollback.md with its sha256 (on the student's own machine, with
+    local=True, its folder must also still match; a grader never opens a path a packet names)."""
+    tally = Tally("rollback")
     text, error = packet.text("rollback.md")
     if error:
-        return _result("rollback", 1, [error])
-    failures = []
+        tally.block(error)
+        return tally.result()
     hashes = set(_SHA256.findall(text))
-    if not hashes:
-        failures.append("rollback.md records no adapter sha256: list every adapter version with its hash.")
-    if "base model" not in text.lower():
-        failures.append("rollback.md does not say how to return to the base model.")
+    tally.check("hashes", bool(hashes),
+                "rollback.md records no adapter sha256: list every adapter version with its hash.")
+    tally.check("base_model", "base model" in text.lower(), "rollback.md does not say how to return to the base model.")
     manifest, manifest_error = packet.json("manifest.json")
-    if not manifest_error:
-        adapters = manifest.get("adapters") if isinstance(manifest.get("adapters"), list) else []
-        if not adapters:
-            failures.append("manifest.json lists no `adapters` (version, path, sha256).")
-        for adapter in adapters:
-            if not isinstance(adapter, dict) or adapter.get("sha256") not in hashes:
-                failures.append(f"adapter {adapter!r} from manifest.json is not in rollback.md with its sha256.")
-                continue
-            # Only an absolute path names the student's own files; a grader's machine holds none of them, and a
-            # relative path would be read against whatever folder the check happens to run in.
-            path = Path(str(adapter.get("path", "")))
-            if path.is_absolute() and path.exists() and sha256_tree(path) != adapter["sha256"]:
-                failures.append(f"adapter {adapter.get('version')} at {path} no longer matches its recorded sha256.")
-    return _result("rollback", 3, failures)
+    if manifest_error:
+        tally.block(manifest_error)
+        return tally.result()
+    adapters = manifest.get("adapters") if isinstance(manifest.get("adapters"), list) else []
+    tally.check("adapters_listed", bool(adapters), "manifest.json lists no `adapters` (version, path, sha256).")
+    problems = []
+    for adapter in adapters:
+        if not isinstance(adapter, dict) or adapter.get("sha256") not in hashes:
+            problems.append(f"adapter {str(adapter)[:120]} from manifest.json is not in rollback.md with its sha256.")
+        elif local:
+            problems += [p for p in [_adapter_folder_problem(adapter)] if p]
+    tally.check("adapters_documented", bool(adapters) and not problems,
+                lambda: " ".join(problems[:2]) or "no adapters to document.")
+    return tally.result()
 
 
 _CHECKS: dict[str, Callable[[Packet], GateResult]] = {
@@ -386,28 +570,32 @@ _CHECKS: dict[str, Callable[[Packet], GateResult]] = {
 }
 
 
-def _run(name: str, packet: Packet) -> GateResult:
+def _run(name: str, packet: Packet, local: bool = False) -> GateResult:
     try:
-        return _CHECKS[name](packet)
+        return _check_rollback(packet, local) if name == "rollback" else _CHECKS[name](packet)
     except Exception as error:  # a packet shaped in a way no check foresaw must still give a report
         problem = f"{name}: the packet has an unexpected shape ({type(error).__name__}: {error})."
         return GateResult(name, False, 0.0, [problem])
 
 
 def check_gate(name: str, evidence_dir: str | Path, locked_test_path: str | Path | None = None) -> GateResult:
-    """Check one gate of the packet in `evidence_dir` (what an nbgrader test cell calls)."""
+    """Check one gate of the packet in `evidence_dir` (what an nbgrader test cell and the grader's re-check call)."""
     if name not in _CHECKS:
         raise ValueError(f"Unknown gate {name!r}: choose one of {', '.join(GATES)}.")
     packet = Packet(evidence_dir, locked_test_path)
-    if not packet.folder.is_dir():
+    if not packet.is_folder():
         return GateResult(name, False, 0.0, [f"the evidence folder {packet.folder} does not exist: run the lab first."])
     return _run(name, packet)
 
 
-def validate_packet(evidence_dir: str | Path, locked_test_path: str | Path | None = None) -> dict[str, GateResult]:
-    """Every gate's verdict for the packet in `evidence_dir`, in GATES order. Never raises on a bad packet."""
+def validate_packet(evidence_dir: str | Path, locked_test_path: str | Path | None = None,
+                    local: bool = True) -> dict[str, GateResult]:
+    """Every gate's verdict for the packet in `evidence_dir`, in GATES order. Never raises on a bad packet.
+
+    local=True (the student's self-check) also re-hashes the adapter folders the packet lists; graders use
+    check_gate, which never opens a path a packet names."""
     packet = Packet(evidence_dir, locked_test_path)
-    if not packet.folder.is_dir():
+    if not packet.is_folder():
         message = f"the evidence folder {packet.folder} does not exist: run the lab first."
         return {name: GateResult(name, False, 0.0, [message]) for name in GATES}
-    return {name: _run(name, packet) for name in GATES}
+    return {name: _run(name, packet, local) for name in GATES}

@@ -1,18 +1,22 @@
 """Reading a packet: the loader behind the gates, and the parsers shared with the writers (loss points, PNG text
-chunks, failure cases, timestamps). Every load problem becomes a readable message, never an exception."""
+chunks, failure cases, timestamps). Every load problem becomes a readable message, never an exception.
+
+Packet files are read through `workbook.evidence.untrusted`: plain files only (never through a link, never a pipe),
+size- and depth-capped, so a hostile packet cannot make the grader read its own files or run out of memory."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import struct
-import zlib
+import stat
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workbook.core.io import DataFileError, read_jsonl, sha256_bytes, sha256_file
+from workbook.core.io import sha256_bytes
+from workbook.evidence import untrusted
 from workbook.evidence.schema import AUTO_MARKER, DEFAULT_LOCKED_TEST
 
 _CASE_HEADING = re.compile(r"^##\s+Case\s+\d+\s*:\s*`?([\w.-]+)`?", re.MULTILINE)
@@ -35,23 +39,8 @@ def points_sha256(points: dict[str, list[list[float]]]) -> str:
 
 
 def png_text_chunks(data: bytes) -> dict[str, str]:
-    """The tEXt/iTXt key-value chunks of a PNG file (raises ValueError when it is not a PNG)."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG file (bad signature)")
-    chunks, offset = {}, 8
-    while offset + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        body = data[offset + 8 : offset + 8 + length]
-        if kind == b"tEXt" and b"\0" in body:
-            key, value = body.split(b"\0", 1)
-            chunks[key.decode("latin-1")] = value.decode("latin-1")
-        elif kind == b"iTXt" and b"\0" in body:
-            key, rest = body.split(b"\0", 1)
-            compressed, _method = rest[0], rest[1]
-            _lang, _translated, text = rest[2:].split(b"\0", 2)
-            chunks[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf-8")
-        offset += 12 + length
-    return chunks
+    """The text chunks of a PNG file, read by Pillow with its decompression limits (ValueError when unreadable)."""
+    return untrusted.png_text(data)
 
 
 def parse_failure_cases(markdown: str) -> list[dict[str, Any]]:
@@ -87,41 +76,64 @@ class Packet:
         self.locked_test_path = Path(locked_test_path) if locked_test_path else DEFAULT_LOCKED_TEST
         self._cache: dict[str, tuple[Any, str | None]] = {}
 
+    def is_folder(self) -> bool:
+        """The packet is a real folder (a link to one is refused: nothing a student sends is followed)."""
+        try:
+            return stat.S_ISDIR(os.lstat(self.folder).st_mode)
+        except OSError:
+            return False
+
+    def has(self, name: str) -> bool:
+        """`name` is a plain file of the packet (a link, folder or pipe of that name is not)."""
+        return untrusted.regular_file(self.folder / name)
+
     def _load(self, name: str, reader: Callable[[Path], Any]) -> tuple[Any, str | None]:
-        if name not in self._cache:
+        key = f"{name}:{reader.__name__}"
+        if key not in self._cache:
             path = self.folder / name
-            if not path.is_file():
-                self._cache[name] = (None, f"{name} is missing from {self.folder}: re-run the cell that writes it.")
+            if not os.path.lexists(path):
+                self._cache[key] = (None, f"{name} is missing from {self.folder}: re-run the cell that writes it.")
             else:
                 try:
-                    self._cache[name] = (reader(path), None)
-                except DataFileError as error:  # already names the file and line
-                    self._cache[name] = (None, str(error))
-                except (ValueError, UnicodeDecodeError) as error:
-                    self._cache[name] = (None, f"{name} is malformed: {error}")
-        return self._cache[name]
+                    self._cache[key] = (reader(path), None)
+                except untrusted.UntrustedFileError as error:  # already names the file and the reason
+                    self._cache[key] = (None, str(error))
+                except ValueError as error:
+                    self._cache[key] = (None, f"{name} is malformed: {error}")
+        return self._cache[key]
+
+    def bytes(self, name: str) -> tuple[bytes | None, str | None]:
+        return self._load(name, untrusted.read_bytes)
+
+    def sha256(self, name: str) -> tuple[str | None, str | None]:
+        data, error = self.bytes(name)
+        return (None, error) if error else (sha256_bytes(data), None)
 
     def json(self, name: str, kind: type = dict) -> tuple[Any, str | None]:
-        data, error = self._load(name, lambda p: json.loads(p.read_text(encoding="utf-8")))
+        data, error = self._load(name, untrusted.read_json)
         if error is None and not isinstance(data, kind):
             return None, f"{name} should hold a JSON {kind.__name__}, found {type(data).__name__}."
         return data, error
 
     def jsonl(self, name: str) -> tuple[list[dict[str, Any]] | None, str | None]:
-        return self._load(name, read_jsonl)
+        return self._load(name, untrusted.read_jsonl)
 
     def text(self, name: str) -> tuple[str | None, str | None]:
-        return self._load(name, lambda p: p.read_text(encoding="utf-8"))
+        return self._load(name, untrusted.read_text)
 
     def locked(self) -> tuple[dict[str, Any] | None, str | None]:
-        """The reference locked test set: its sha256 and ids."""
+        """The reference locked test set: its sha256, ids and rows (the instructor's copy when grading)."""
         if "__locked__" not in self._cache:
             path = self.locked_test_path
-            if not path.is_file():
-                self._cache["__locked__"] = (None, f"the locked test set {path} is missing; cannot compare hashes.")
+            try:
+                data = untrusted.read_bytes(path)
+                rows = untrusted.read_jsonl(path, required=("id",))
+            except untrusted.UntrustedFileError as error:
+                self._cache["__locked__"] = (None, f"the locked test set {path} cannot be read ({error}).")
             else:
-                ids = [row["id"] for row in read_jsonl(path, required=("id",))]
-                self._cache["__locked__"] = ({"sha256": sha256_file(path), "ids": ids}, None)
+                by_id = {str(row["id"]): row for row in rows}
+                locked = {"sha256": sha256_bytes(data), "ids": [str(row["id"]) for row in rows], "rows": by_id}
+                self._cache["__locked__"] = (locked, None)
         return self._cache["__locked__"]
 
     def training_start(self) -> tuple[datetime | None, str]:
