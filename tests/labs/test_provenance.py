@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbook.labs.provenance import lora_applied, manifest_fields
+from workbook.labs.provenance import lora_applied, manifest_fields, not_fp32_outside_4bit, parameter_storage
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SETTINGS = {  # what the notebook asks for; the read-back must win where the model differs
@@ -115,3 +115,22 @@ def test_unquantized_model_and_missing_adapter(tiny_llama):
         lora_applied(model)
     fields = manifest_fields(_lora(model, dropout=0.1), SETTINGS, "x", "transformers+peft+trl")
     assert fields["model"]["quantization"]["method"] == "none" and fields["hyperparameters"]["lora_dropout"] == 0.1
+
+
+def test_prepare_for_kbit_training_upcasts_every_parameter_that_is_not_4bit(saved_tiny, tiny_llama):
+    """PEFT casts the bf16 embeddings, the untied lm_head and the norms to fp32, not only the norms."""
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        saved_tiny, quantization_config=_nf4(bnb_4bit_compute_dtype=torch.bfloat16), dtype=torch.bfloat16
+    )
+    before = not_fp32_outside_4bit(model)
+    assert {"model.embed_tokens.weight", "lm_head.weight"} <= set(before) and any("norm" in name for name in before)
+    storage = parameter_storage(model)
+    linear = sum(m.weight.numel() for m in tiny_llama[0].modules() if isinstance(m, torch.nn.Linear)
+                 if m is not tiny_llama[0].lm_head)
+    assert storage["4-bit"] == linear and set(storage) == {"4-bit", "bfloat16"}
+    prepared = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    assert not_fp32_outside_4bit(prepared) == []
+    assert parameter_storage(prepared) == {"4-bit": storage["4-bit"], "float32": storage["bfloat16"]}

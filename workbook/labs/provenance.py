@@ -6,6 +6,7 @@ dropout; the manifest must record that. Everything here reads attributes only: n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,33 @@ LORA_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 
 def _dtype_name(value: Any) -> str | None:
     return None if value is None else str(value).removeprefix("torch.")
+
+
+def _is_4bit(param: Any) -> bool:
+    return type(param).__name__ == "Params4bit"
+
+
+def parameter_storage(model: Any) -> dict[str, int]:
+    """How many weights the model stores in each form: "4-bit" (bitsandbytes, counted as the weights they stand
+    for, not their packed bytes) or a dtype name such as "float32". Tied weights count once."""
+    counts: dict[str, int] = {}
+    for param in model.parameters():
+        if _is_4bit(param):
+            shape = getattr(getattr(param, "quant_state", None), "shape", None)
+            key, count = "4-bit", math.prod(shape) if shape is not None else 2 * param.numel()
+        else:
+            key, count = _dtype_name(param.dtype), param.numel()
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+def not_fp32_outside_4bit(model: Any) -> list[str]:
+    """Floating-point parameters that are neither 4-bit nor fp32: after PEFT's `prepare_model_for_kbit_training`
+    this is empty, since it upcasts every fp16/bf16 parameter that is not 4-bit (norms, embeddings, lm_head)."""
+    return [
+        name for name, param in model.named_parameters()
+        if not _is_4bit(param) and param.is_floating_point() and _dtype_name(param.dtype) != "float32"
+    ]  # fmt: skip
 
 
 def quantization_applied(model: Any) -> dict[str, Any]:
