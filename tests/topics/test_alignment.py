@@ -13,7 +13,10 @@ peft = pytest.importorskip("peft")
 from workbook.topics.alignment import (  # noqa: E402
     bradley_terry_probability,
     dpo_loss,
+    dpo_losses_on_tokens,
+    drift,
     kl_penalised_reward,
+    kto_rows,
     mean_token_kl,
     pairwise_accuracy,
     plot_dpo_log,
@@ -92,3 +95,51 @@ def test_dpo_log_plot_names_a_missing_metric():
     assert [len(ax.lines) for ax in fig.axes] == [1, 1, 2]
     with pytest.raises(ValueError, match=r"'rewards/margins'.*logging_steps=1"):
         plot_dpo_log([{"step": 1, "loss": 0.69}])
+
+
+ROWS = [
+    {"prompt": "What is 2 + 2?", "chosen": "It is 4.", "rejected": "Maybe 5."},
+    {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "A number."},
+]
+
+
+def test_kto_rows_are_one_labelled_row_per_answer():
+    rows = kto_rows(ROWS)
+    assert len(rows) == 4 and [r["label"] for r in rows] == [True, False, True, False]
+    assert rows[1] == {"prompt": "What is 2 + 2?", "completion": "Maybe 5.", "label": False}
+
+
+def test_drift_is_zero_for_a_fresh_adapter(tiny):
+    model, tokenizer = tiny
+    moved = drift(model, tokenizer, ROWS, ROWS[:1])
+    assert set(moved) == {"chosen shift", "rejected shift", "log-ratio gap", "held-out KL/token"}
+    assert all(value == pytest.approx(0.0, abs=1e-5) for value in moved.values())
+
+
+def test_our_dpo_loss_on_trl_tokens_is_dpotrainers_loss(tiny_llama, tmp_path):
+    """The parity chapter 03 checks on the real model: our formula on DPOTrainer's own tokens gives its loss
+    (a new adapter from `peft_config`, so the reference is the model with the adapter off)."""
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    model, tokenizer = tiny_llama
+    data = datasets.Dataset.from_list([
+        {"prompt": [{"role": "user", "content": r["prompt"]}],
+         "chosen": [{"role": "assistant", "content": r["chosen"]}],
+         "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+        for r in ROWS
+    ])  # fmt: skip
+    args = trl.DPOConfig(output_dir=str(tmp_path), beta=0.3, use_cpu=True, report_to="none", max_length=64)
+    lora = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    trainer = trl.DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=lora)
+    examples = [trainer.train_dataset[i] for i in range(len(ROWS))]
+    assert dpo_losses_on_tokens(trainer.model, examples, beta=0.3) == pytest.approx([math.log(2)] * 2, abs=1e-6)
+    with torch.no_grad():
+        for name, parameter in trainer.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    ours = dpo_losses_on_tokens(trainer.model, examples, beta=0.3)
+    batch = trainer.data_collator(examples)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(trainer.model, batch).item()
+    assert sum(ours) / len(ours) == pytest.approx(theirs, abs=1e-5)
+    assert theirs != pytest.approx(math.log(2), abs=1e-3)

@@ -58,19 +58,66 @@ def _response_logits(model: Any, ids: list[int], start: int) -> tuple[Any, Any]:
     return logits, tensor[0, start:]
 
 
-def response_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-    """Summed log-probability of each response (end-of-turn token included) given its chat prompt."""
+def sequence_logprob(model: Any, ids: Sequence[int], start: int) -> float:
+    """Summed log-probability of the tokens ids[start:] given the ones before them."""
     import torch
 
+    logits, targets = _response_logits(model, list(ids), start)
+    return torch.log_softmax(logits, -1).gather(1, targets[:, None]).sum().item()
+
+
+def response_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+    """Summed log-probability of each response (end-of-turn token included) given its chat prompt."""
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: pass one response per prompt.")
     model.eval()
-    totals = []
-    for prompt, response in zip(prompts, responses, strict=True):
-        ids, start = _encode(tokenizer, prompt, response)
-        logits, targets = _response_logits(model, ids, start)
-        totals.append(torch.log_softmax(logits, -1).gather(1, targets[:, None]).sum().item())
-    return totals
+    return [sequence_logprob(model, *_encode(tokenizer, p, r)) for p, r in zip(prompts, responses, strict=True)]
+
+
+def dpo_losses_on_tokens(model: Any, examples: Sequence[dict[str, Any]], beta: float) -> list[float]:
+    """`dpo_loss` of each tokenized pair (`prompt_ids`, `chosen_ids`, `rejected_ids`, as DPOTrainer stores its
+    dataset), with the PEFT model as the policy and the same model with its adapter off as the reference."""
+    model.eval()
+    losses = []
+    for example in examples:
+        start = len(example["prompt_ids"])
+        chosen, rejected = (
+            example["prompt_ids"] + example["chosen_ids"],
+            example["prompt_ids"] + example["rejected_ids"],
+        )
+        policy = [sequence_logprob(model, chosen, start), sequence_logprob(model, rejected, start)]
+        with _reference(model):
+            reference = [sequence_logprob(model, chosen, start), sequence_logprob(model, rejected, start)]
+        losses.append(dpo_loss(policy[0], policy[1], reference[0], reference[1], beta))
+    return losses
+
+
+def kto_rows(rows: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """KTO's unpaired format from preference rows: one row per answer, `label` True for chosen, False for rejected."""
+    return [
+        {"prompt": row["prompt"], "completion": row[key], "label": key == "chosen"}
+        for row in rows
+        for key in ("chosen", "rejected")
+    ]
+
+
+def drift(model: Any, tokenizer: Any, rows: Sequence[dict[str, str]], held_out: Sequence[dict[str, str]]) -> dict:
+    """How far a PEFT policy moved from its reference (adapter off): the mean log-prob shift of the chosen and
+    rejected answers of `rows`, the mean log-ratio gap (chosen shift - rejected shift), and the exact per-token
+    KL(policy || reference) on the chosen answers of `held_out`."""
+    prompts = [r["prompt"] for r in rows]
+    pc, rc = policy_and_reference_logprobs(model, tokenizer, prompts, [r["chosen"] for r in rows])
+    pr, rr = policy_and_reference_logprobs(model, tokenizer, prompts, [r["rejected"] for r in rows])
+    chosen = [p - q for p, q in zip(pc, rc, strict=True)]
+    rejected = [p - q for p, q in zip(pr, rr, strict=True)]
+    return {
+        "chosen shift": sum(chosen) / len(chosen),
+        "rejected shift": sum(rejected) / len(rejected),
+        "log-ratio gap": sum(c - r for c, r in zip(chosen, rejected, strict=True)) / len(chosen),
+        "held-out KL/token": mean_token_kl(
+            model, tokenizer, [r["prompt"] for r in held_out], [r["chosen"] for r in held_out]
+        ),
+    }
 
 
 def policy_and_reference_logprobs(
