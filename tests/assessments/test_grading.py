@@ -25,7 +25,10 @@ from assessments.export import export
 from assessments.testing.fixtures import (
     HOSTILE,
     KERNEL_HOOK,
+    LEFTOVERS,
     hostile_targets,
+    leftover_targets,
+    metadata_edits,
     notebook_bytes,
     quiz_submission,
     sandbox_ready,
@@ -70,21 +73,34 @@ def graded(tmp_path_factory):
     path.parent.mkdir()
     nbformat.write(quiz_submission(QUIZ), path)
     student.export(path, "carol", uploads)
+    # trudy: leaves links to the grader's files, FIFOs and an extra notebook behind, fills her disk, forks
+    trudy = quiz_submission(QUIZ, answers={"ch00_fp32_mb_answer": LEFTOVERS.format(targets=leftover_targets(course))})
+    zip_upload(uploads, QUIZ, "trudy", {f"{QUIZ}.ipynb": notebook_bytes(trudy)})
+    # oscar: honest answers, but he copy-pasted a test cell (with a schema version nbgrader refuses), unmarked
+    # another test cell's grade flag, renamed a third's grade id and invented a graded cell of his own
+    zip_upload(uploads, QUIZ, "oscar", {f"{QUIZ}.ipynb": notebook_bytes(metadata_edits(quiz_submission(QUIZ)))})
+    # victor: his notebook is not JSON at all; he is skipped and named, the class is still graded
+    zip_upload(uploads, QUIZ, "victor", {f"{QUIZ}.ipynb": b"\xff not a notebook"})
     # an unsafe upload, refused
     zip_upload(uploads, QUIZ, "eve", {"../../escape.ipynb": b"{}"})
 
-    cli.collect(QUIZ, uploads, course=course)
-    os.environ["WORKBOOK_CANARY_SECRET"] = marker
+    collected = cli.collect(QUIZ, uploads, course=course)
+    cli.ensure_in_gradebook(QUIZ, course)
+    modes = {p: os.stat(p).st_mode for p in (course / "gradebook.db", course / "source" / QUIZ / f"{QUIZ}.ipynb")}
+    limits = {"WORKBOOK_CANARY_SECRET": marker, "WORKBOOK_KERNEL_DISK_MB": "24", "WORKBOOK_KERNEL_PIDS": "64"}
+    os.environ.update(limits)
     try:
         result = cli.autograde(QUIZ, course=course, timeout=4)
     finally:
-        os.environ.pop("WORKBOOK_CANARY_SECRET", None)
-    cli.feedback(QUIZ, course=course)
+        for key in limits:
+            os.environ.pop(key, None)
+    fed = cli.feedback(QUIZ, course=course)
     exported = export(course=course)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "post-training-workbook") as gb:
         scores = {s: {g.name: g.score for g in gb.find_submission_notebook(QUIZ, QUIZ, s).grades}
-                  for s in ("alice", "bob", "mallory", "carol")}
-    yield {"course": course, "scores": scores, "marker": marker, "log": result.stderr, "export": exported}
+                  for s in ("alice", "bob", "mallory", "carol", "trudy", "oscar")}
+    yield {"course": course, "scores": scores, "marker": marker, "log": result.stderr, "export": exported,
+           "modes": modes, "outcomes": {"collect": collected, "autograde": result, "feedback": fed}}
     for leftover in (REPO / f"hacked-{marker}.txt", course / "hacked.txt"):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(root, ignore_errors=True)
@@ -97,8 +113,24 @@ def test_honest_submissions_get_full_marks_including_a_copy_of_notebook(graded):
 
 def test_unsafe_upload_is_refused_and_others_still_collected(graded):
     submitted = sorted(p.name for p in (graded["course"] / "submitted").iterdir())
-    assert submitted == ["alice", "bob", "carol", "mallory"]
+    assert submitted == ["alice", "bob", "carol", "mallory", "oscar", "trudy", "victor"]
     assert not (graded["course"].parent / "escape.ipynb").exists()
+    assert set(graded["outcomes"]["collect"].skipped) == {f"{QUIZ}-eve.zip"}  # named, with the reason
+    assert "leaving the folder" in graded["outcomes"]["collect"].skipped[f"{QUIZ}-eve.zip"]
+    assert graded["outcomes"]["feedback"].skipped == {}
+
+
+def test_autograde_grades_everyone_it_can_and_names_who_it_skipped(graded):
+    outcome = graded["outcomes"]["autograde"]
+    assert list(outcome.skipped) == ["victor"] and outcome.skipped["victor"], outcome.skipped
+    assert sorted(outcome.done) == ["alice", "bob", "carol", "mallory", "oscar", "trudy"]
+
+
+def test_metadata_edits_do_not_zero_an_honest_notebook(graded):
+    assert graded["scores"]["oscar"] == POINTS
+    data = json.loads((graded["course"] / "exports/grades.json").read_text())
+    flags = " ".join(data["oscar"][QUIZ]["flags"])
+    assert "re-marked as released" in flags and "not in the release ignored" in flags
 
 
 def test_hang_and_raise_lose_only_their_questions_and_edits_deletions_do_not_help(graded):
@@ -112,9 +144,16 @@ def test_hang_and_raise_lose_only_their_questions_and_edits_deletions_do_not_hel
     assert any(o.ename == "KeyboardInterrupt" or "Timeout" in o.ename for o in errors), "the hang was interrupted"
 
 
+def printed(course, student, grade_id):
+    """What a cell of a student's autograded notebook printed."""
+    nb = nbformat.read(course / "autograded" / student / QUIZ / f"{QUIZ}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
 def test_hostile_submission_is_contained(graded):
     course = graded["course"]
-    report = json.loads((course / "autograded/mallory" / QUIZ / "hostile_report.json").read_text())
+    report = json.loads(printed(course, "mallory", "ch00_fp32_mb_answer"))
     assert all(v.startswith("denied") for v in report["read"].values()), report["read"]
     assert all(v.startswith("denied") for v in report["net"].values()), report["net"]
     # /tmp inside the sandbox is a private tmpfs: a write to a path under /tmp (the host /tmp, or a clone or
@@ -132,6 +171,44 @@ def test_hostile_submission_is_contained(graded):
     assert not (course / "release" / QUIZ / "hacked.txt").exists()
     assert "WORKBOOK_CANARY_SECRET" not in report["env"], "the grader's environment leaked into the kernel"
     assert graded["scores"]["mallory"]["ch00_fp32_mb_test"] == 1.0  # the grader carried on
+    assert not (course / "autograded/mallory" / QUIZ / "hostile_report.json").exists()  # kernel writes are dropped
+
+
+def leftovers(graded):
+    text = printed(graded["course"], "trudy", "ch00_fp32_mb_answer")
+    return json.loads(text.split("LEFTOVERS ", 1)[1])
+
+
+def test_kernel_leftovers_never_reach_the_trusted_steps(graded):
+    course = graded["course"]
+    report = leftovers(graded)
+    assert set(report["links"].values()) == {"made"}, report["links"]  # the kernel could make them...
+    for folder in (course / "autograded/trudy" / QUIZ, course / "feedback/trudy" / QUIZ):
+        found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+        assert found == [f"{QUIZ}.html"] if "feedback" in folder.parts else found == [f"{QUIZ}.ipynb"], found
+    for path, mode in graded["modes"].items():  # ...but no trusted step followed them (no chmod of the targets)
+        assert os.stat(path).st_mode == mode, path
+    assert graded["scores"]["trudy"] == POINTS
+    assert sorted(p.parent.name for p in (course / "feedback").glob(f"*/{QUIZ}")) == [
+        "alice", "bob", "carol", "mallory", "oscar", "trudy"]
+
+
+def test_kernel_sees_no_host_paths_in_proc(graded):
+    report = leftovers(graded)
+    cmdline = report["proc"]["/proc/1/cmdline"]
+    assert str(graded["course"]) not in cmdline and "--ro-bind" not in cmdline, cmdline
+    assert str(graded["course"]) not in report["proc"]["/proc/self/mountinfo"]
+
+
+def test_disk_and_processes_are_capped_per_kernel(graded):
+    from assessments.sandbox import Cgroup
+
+    report = leftovers(graded)
+    assert report["disk"].startswith("stopped after"), report["disk"]  # a 24 MiB working directory
+    probe = Cgroup()
+    probe.remove()
+    if probe.problem is None:  # cgroups available (root): 64 tasks in all, threads included
+        assert report["pids"].startswith("stopped after"), report["pids"]
 
 
 def test_kernel_hooks_are_flagged_in_the_export(graded):
