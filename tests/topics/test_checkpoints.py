@@ -148,3 +148,21 @@ def test_crash_callback():
         callback.on_save(None, State(), None)
     with pytest.raises(ValueError):
         crash_after_save(0)
+
+
+def test_surviving_checkpoints_keeps_the_newest_and_the_final_save():
+    assert checkpoints.surviving_checkpoints(1000, 100, 3) == [800, 900, 1000]
+    assert checkpoints.surviving_checkpoints(10, 3, 2) == [9, 10]  # the Trainer also saves when it stops at 10
+    assert checkpoints.surviving_checkpoints(10, 3, None) == [3, 6, 9, 10]
+    assert checkpoints.surviving_checkpoints(6, 2, 5) == [2, 4, 6]
+
+
+def test_surviving_checkpoints_protects_the_best_and_the_last():
+    rising = {2: 2.9, 4: 3.1, 6: 3.3}
+    assert checkpoints.surviving_checkpoints(6, 2, 1, rising) == [2, 6]  # limit 1, yet two folders remain
+    assert checkpoints.surviving_checkpoints(6, 2, 2, rising) == [2, 6]
+    assert checkpoints.surviving_checkpoints(6, 2, 1, {2: 3.0, 4: 2.0, 6: 1.0}) == [6]  # best is last: one
+    with pytest.raises(ValueError, match="save_total_limit"):
+        checkpoints.surviving_checkpoints(6, 2, 0)
+    with pytest.raises(ValueError, match="at least 1"):
+        checkpoints.surviving_checkpoints(0, 2, 1)

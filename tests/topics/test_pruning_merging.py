@@ -6,16 +6,22 @@ from workbook.topics.merging import (
     add_task_vectors,
     check_same_base,
     dare,
+    slerp,
+    slerp_coefficients,
     task_vector,
     ties_values,
 )
 from workbook.topics.pruning import (
+    magnitude_masks,
     magnitude_prune_,
     prune_mlp_neurons,
+    random_masks,
     semi_structured_mask,
     semi_structured_prune_,
+    set_masked_,
     sparsity,
     storage_bytes,
+    train_masked,
 )
 
 
@@ -119,3 +125,60 @@ def test_same_base_check():
         check_same_base({"a": Cfg(None)})
     with pytest.raises(ValueError):
         check_same_base({})
+
+
+def test_slerp_stays_on_the_sphere_and_hits_the_ends():
+    torch.manual_seed(0)
+    a, b = torch.nn.functional.normalize(torch.randn(2, 16), dim=-1)
+    for t in (0.0, 0.2, 0.5, 0.9, 1.0):
+        assert slerp(a, b, t).norm().item() == pytest.approx(1.0, abs=1e-5)
+    assert torch.allclose(slerp(a, b, 0.0), a) and torch.allclose(slerp(a, b, 1.0), b)
+    x, y = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    assert torch.allclose(slerp(x, y, 0.5), torch.tensor([0.5**0.5, 0.5**0.5]))
+    angle = torch.acos(slerp(x, y, 0.25) @ x).item()  # a quarter of the way along the 90-degree arc
+    assert angle == pytest.approx(torch.pi / 8, abs=1e-5)
+
+
+def test_slerp_falls_back_to_linear_for_parallel_vectors_and_checks_inputs():
+    a = torch.tensor([1.0, 2.0])
+    assert slerp_coefficients(a, 2 * a, 0.3) == (0.7, 0.3)
+    assert torch.allclose(slerp(a, 2 * a, 0.5), 1.5 * a)
+    c_a, c_b = slerp_coefficients(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
+    assert c_a == pytest.approx(c_b) and c_a == pytest.approx(0.5**0.5)
+    with pytest.raises(ValueError, match="t must lie"):
+        slerp(a, a, 1.5)
+    with pytest.raises(ValueError, match="one shape"):
+        slerp(a, torch.ones(3), 0.5)
+    with pytest.raises(ValueError, match="non-zero"):
+        slerp(a, torch.zeros(2), 0.5)
+
+
+def test_lottery_ticket_masks_keep_the_share_and_the_largest():
+    torch.manual_seed(0)
+    weights = {"a": torch.randn(10, 10), "b": torch.randn(4, 25)}
+    masks = magnitude_masks(weights, 0.9)
+    assert all(int(m.sum()) == 10 for m in masks.values())
+    assert weights["a"][masks["a"]].abs().min() >= weights["a"][~masks["a"]].abs().max()
+    ties = magnitude_masks({"z": torch.ones(8)}, 0.5)  # all equal: still exactly half kept
+    assert int(ties["z"].sum()) == 4
+    rand = random_masks(weights, 0.9, seed=1)
+    assert all(int(m.sum()) == 10 for m in rand.values()) and not torch.equal(rand["a"], masks["a"])
+    with pytest.raises(ValueError, match="amount"):
+        magnitude_masks(weights, 1.0)
+
+
+def test_masked_training_leaves_pruned_weights_at_zero():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(6, 3, bias=False)
+    params = {"w": layer.weight}
+    start = {"w": layer.weight.detach().clone()}
+    masks = random_masks(start, 0.5, seed=0)
+    set_masked_(params, start, masks)
+    x, y = torch.randn(32, 6), torch.randn(32, 3)
+    losses = train_masked(lambda: torch.nn.functional.mse_loss(layer(x), y), params, 30, lr=0.05, masks=masks)
+    assert losses[-1] < losses[0]
+    assert torch.all(layer.weight[~masks["w"]] == 0) and torch.all(layer.weight[masks["w"]] != start["w"][masks["w"]])
+    set_masked_(params, start)  # a rewind without a mask restores every value
+    assert torch.equal(layer.weight, start["w"])
+    with pytest.raises(ValueError, match="one step"):
+        train_masked(lambda: layer(x).sum(), params, 0, lr=0.1)

@@ -130,6 +130,40 @@ def checkpoints_in(output_dir: str | Path) -> list[Path]:
     return sorted(folders, key=lambda p: int(p.name.split("-")[-1]))
 
 
+def surviving_checkpoints(
+    max_steps: int, save_steps: int, save_total_limit: int | None = None, eval_losses: dict[int, float] | None = None
+) -> list[int]:
+    """The steps whose checkpoint-N folders a Trainer run leaves on disk (transformers' own rotation rule).
+
+    A checkpoint is saved every `save_steps` steps and at `max_steps`. After each save the oldest folders are
+    deleted until `save_total_limit` remain, but never the most recent one (to resume from) nor, when
+    `eval_losses` ({step: eval loss}, lower is better, as with load_best_model_at_end) is given, the best one so
+    far: with save_total_limit=1 that can leave two. None keeps everything.
+    """
+    if max_steps < 1 or save_steps < 1:
+        raise ValueError(f"max_steps and save_steps must be at least 1; got {max_steps} and {save_steps}.")
+    if save_total_limit is not None and save_total_limit < 1:
+        raise ValueError(f"save_total_limit must be at least 1 (or None to keep all); got {save_total_limit}.")
+    saves = list(range(save_steps, max_steps + 1, save_steps))
+    if saves[-1:] != [max_steps]:
+        saves.append(max_steps)  # the Trainer also saves when training stops
+    kept: list[int] = []
+    best, best_loss = None, float("inf")
+    for step in saves:
+        if eval_losses and step in eval_losses and eval_losses[step] < best_loss:
+            best, best_loss = step, eval_losses[step]
+        kept.append(step)
+        if save_total_limit is None:
+            continue
+        protected = {step} | ({best} if best is not None else set())
+        for old in list(kept):
+            if len(kept) <= max(save_total_limit, len(protected)):
+                break
+            if old not in protected:
+                kept.remove(old)
+    return kept
+
+
 class HarmlessPayload:
     """A demonstration object: unpickling it calls print(...). A malicious file would call os.system instead."""
 

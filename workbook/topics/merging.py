@@ -1,4 +1,4 @@
-"""Model merging by weight arithmetic: task vectors, soups, TIES and DARE, plus the same-base check.
+"""Model merging by weight arithmetic: task vectors, soups, SLERP, TIES and DARE, plus the same-base check.
 
 The functions take dicts of name -> tensor (or plain floats, for the worked one-weight example), so the same
 code runs on a single number and on a real model's state dict.
@@ -67,6 +67,41 @@ def dare(vector: Any, drop_rate: float, seed: int = 0) -> Any:
     generator = torch.Generator().manual_seed(seed)
     keep = torch.rand(vector.shape, generator=generator).to(vector.device) >= drop_rate  # the same draw on any device
     return vector * keep / (1 - drop_rate)
+
+
+def slerp_coefficients(a: Any, b: Any, t: float, eps: float = 1e-6) -> tuple[float, float]:
+    """The weights (c_a, c_b) with slerp(a, b, t) = c_a * a + c_b * b, from the angle between the two tensors.
+
+    c_a = sin((1 - t) * omega) / sin(omega), c_b = sin(t * omega) / sin(omega), where omega is the angle between a
+    and b (each flattened). When they are (anti)parallel within eps the arc is undefined and plain linear
+    interpolation (1 - t, t) is used, as mergekit does.
+    """
+    import math
+
+    import torch
+
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must lie in [0, 1] (0 gives a, 1 gives b), got {t}.")
+    a, b = torch.as_tensor(a).flatten().double(), torch.as_tensor(b).flatten().double()
+    if a.shape != b.shape:
+        raise ValueError(f"SLERP needs two tensors of one shape; got {a.numel()} and {b.numel()} entries.")
+    norms = a.norm() * b.norm()
+    if norms == 0:
+        raise ValueError("SLERP needs two non-zero tensors: the angle to a zero vector is undefined.")
+    cos = float((a @ b) / norms)
+    if abs(cos) > 1 - eps:
+        return 1.0 - t, t
+    omega = math.acos(max(-1.0, min(1.0, cos)))
+    return math.sin((1 - t) * omega) / math.sin(omega), math.sin(t * omega) / math.sin(omega)
+
+
+def slerp(a: Any, b: Any, t: float, eps: float = 1e-6) -> Any:
+    """Spherical linear interpolation between two tensors: along the arc between them, not the straight chord.
+
+    For two unit vectors every point stays on the unit sphere; t = 0 returns a and t = 1 returns b.
+    """
+    c_a, c_b = slerp_coefficients(a, b, t, eps)
+    return c_a * a + c_b * b
 
 
 def check_same_base(configs: Mapping[str, Any]) -> str:

@@ -112,3 +112,75 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 7, warmup: int = 2) -> 
         times.append(time.perf_counter() - start)
     times.sort()
     return times[len(times) // 2]
+
+
+def magnitude_masks(tensors: dict[str, Any], amount: float) -> dict[str, Any]:
+    """Per tensor, a boolean mask keeping the (1 - amount) share of entries with the largest |value|.
+
+    The lottery-ticket recipe (Frankle & Carbin, 2019) takes these masks from *trained* weights.
+    """
+    import torch
+
+    amount = _check_amount(amount)
+    masks = {}
+    for name, tensor in tensors.items():
+        keep = max(1, round(tensor.numel() * (1 - amount)))
+        threshold = tensor.detach().abs().flatten().float().kthvalue(tensor.numel() - keep + 1).values
+        mask = tensor.detach().abs() >= threshold
+        if int(mask.sum()) > keep:  # ties at the threshold: keep exactly `keep`, the first ones
+            flat = torch.zeros(tensor.numel(), dtype=torch.bool, device=tensor.device)
+            flat[tensor.detach().abs().flatten().float().topk(keep).indices] = True
+            mask = flat.reshape(tensor.shape)
+        masks[name] = mask
+    return masks
+
+
+def random_masks(tensors: dict[str, Any], amount: float, seed: int = 0) -> dict[str, Any]:
+    """Per tensor, a random boolean mask with the same number of kept entries as `magnitude_masks` keeps."""
+    import torch
+
+    amount = _check_amount(amount)
+    generator = torch.Generator().manual_seed(seed)
+    masks = {}
+    for name, tensor in tensors.items():
+        keep = max(1, round(tensor.numel() * (1 - amount)))
+        flat = torch.zeros(tensor.numel(), dtype=torch.bool)
+        flat[torch.randperm(tensor.numel(), generator=generator)[:keep]] = True
+        masks[name] = flat.reshape(tensor.shape).to(tensor.device)
+    return masks
+
+
+def set_masked_(params: dict[str, Any], values: dict[str, Any], masks: dict[str, Any] | None = None) -> None:
+    """Copy `values` into the parameters in place, zeroing what `masks` removes (a rewind, optionally pruned)."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in params.items():
+            value = values[name].to(param.device, param.dtype)
+            param.copy_(value * masks[name] if masks is not None else value)
+
+
+def train_masked(
+    loss_fn: Callable[[], Any], params: dict[str, Any], steps: int, lr: float, masks: dict[str, Any] | None = None
+) -> list[float]:
+    """`steps` AdamW steps on `params` minimising loss_fn(); masked-out entries get no gradient and stay at zero.
+
+    Returns the loss per step. With masks, start from weights already zeroed where the mask is False
+    (`set_masked_`): AdamW with no weight decay then never moves them.
+    """
+    import torch
+
+    if steps < 1:
+        raise ValueError(f"Need at least one step; got {steps}.")
+    optimizer = torch.optim.AdamW(list(params.values()), lr=lr, weight_decay=0.0)
+    losses = []
+    for _ in range(steps):
+        loss = loss_fn()
+        loss.backward()
+        if masks is not None:
+            for name, param in params.items():
+                param.grad.mul_(masks[name])
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
