@@ -64,7 +64,7 @@ def with_answers_from(target, donor):
 
 
 def test_one_quiz_per_chapter():
-    assert [p.stem for p in SPECS] == [f"ch{n:02d}_quiz" for n in range(10)]
+    assert [p.stem for p in SPECS] == [f"ch{n:02d}_quiz" for n in range(11)]
 
 
 def test_committed_source_notebooks_are_built_from_the_specs():
@@ -125,6 +125,29 @@ def test_wrong_but_well_formed_answers_pass_visible_tests_and_fail_hidden_ones()
         cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
     assert run_inprocess(visible_only)["ch04_smol_total_test"] == 2.0
     assert run_inprocess(nb)["ch04_smol_total_test"] == 0.0
+
+
+def test_ch10_grades_a_right_and_a_wrong_grpo_function():
+    _, nb = build_quiz(next(p for p in SPECS if p.stem == "ch10_quiz"))
+    wrong = (  # population std (divides by n) instead of TRL's sample std: right shape, wrong values
+        "def grpo_advantages(rewards, group_size):\n"
+        "    out = []\n"
+        "    for s in range(0, len(rewards), group_size):\n"
+        "        g = rewards[s : s + group_size]\n"
+        "        m = sum(g) / len(g)\n"
+        "        sd = math.sqrt(sum((r - m) ** 2 for r in g) / len(g))\n"
+        "        out += [(r - m) / (sd + 1e-4) for r in g]\n"
+        "    return out\n"
+    )
+    assert run_inprocess(nb)["ch10_grpo_fn_test"] == 3.0
+    for cell in nb.cells:
+        if nbgrader_meta(cell)["grade_id"] == "ch10_grpo_fn_answer":
+            cell.source = wrong
+    visible_only = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in visible_only.cells:
+        cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    assert run_inprocess(visible_only)["ch10_grpo_fn_test"] == 3.0
+    assert run_inprocess(nb)["ch10_grpo_fn_test"] == 0.0
 
 
 def test_bad_spec_names_the_file_and_field(tmp_path):
