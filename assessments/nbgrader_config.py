@@ -40,6 +40,21 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
+    "assessments.isolation.IsolateHiddenTests",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# The kernel only records the student's values for comparable hidden asserts; they are compared here, in the
+# trusted process, right after execution (assessments/isolation.py), and errors always outrank a shown result.
+# LimitedExecute (assessments/execute.py) adds per-submission output and wall-time budgets, and stops sending
+# cells to a kernel that ignored an interrupt.
+c.Autograde.autograde_preprocessors = [
+    "assessments.execute.LimitedExecute",
+    "assessments.isolation.CompareHiddenValues",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Feedback HTML: hidden tests removed, and tracebacks in their cells cut to the message.

@@ -215,3 +215,23 @@ def metadata_edits(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     del bare["source"]
     nb.cells.append(bare)
     return nb
+
+
+# Wrong answers dressed to pass tests that run in the student's kernel (finding 3 of issue 14): a patched
+# math.isclose, values whose __eq__ is always True, and an execute_result emitted before a test fails.
+FALSE_PASSES = {
+    "ch00_fp32_mb_answer": "import math\nmath.isclose = lambda *a, **k: True\nfp32_mb = 200.0",
+    "ch00_bytes_fn_answer": ("def weight_bytes(n, dtype):\n"
+                             "    get_ipython().displayhook(2.0)  # a full-marks result, shown before any test fails\n"
+                             "    return n * 4 if dtype == 'fp32' else 0"),
+    "ch00_tied_answer": ("class Always(int):\n    def __eq__(self, other):\n        return True\n"
+                         "    __hash__ = int.__hash__\nuntied_extra = Always(5)"),
+    "ch00_t4_answer": ("class Agree(str):\n    def __eq__(self, other):\n        return True\n"
+                       "    def __hash__(self):\n        return hash('b')\nanswer_t4 = Agree('c')"),
+}
+
+# A submission that floods its output, then ignores SIGINT in a hanging cell (finding 6 of issue 14).
+RUNAWAY = {
+    "ch00_fp32_mb_answer": "print('x' * 2**20 * 6)\nfp32_mb = SMOL_PARAMS * 4 / 1e6",
+    "ch00_bytes_fn_answer": "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(3600)",
+}

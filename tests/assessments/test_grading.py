@@ -23,9 +23,11 @@ from assessments import cli, student
 from assessments.build import REPO
 from assessments.export import export
 from assessments.testing.fixtures import (
+    FALSE_PASSES,
     HOSTILE,
     KERNEL_HOOK,
     LEFTOVERS,
+    RUNAWAY,
     hostile_targets,
     leftover_targets,
     metadata_edits,
@@ -79,6 +81,10 @@ def graded(tmp_path_factory):
     # oscar: honest answers, but he copy-pasted a test cell (with a schema version nbgrader refuses), unmarked
     # another test cell's grade flag, renamed a third's grade id and invented a graded cell of his own
     zip_upload(uploads, QUIZ, "oscar", {f"{QUIZ}.ipynb": notebook_bytes(metadata_edits(quiz_submission(QUIZ)))})
+    # frank: every answer wrong, each dressed to pass tests that run in his kernel
+    zip_upload(uploads, QUIZ, "frank", {f"{QUIZ}.ipynb": notebook_bytes(quiz_submission(QUIZ, answers=FALSE_PASSES))})
+    # sam: prints 6 MiB, then hangs in a cell that ignores SIGINT
+    zip_upload(uploads, QUIZ, "sam", {f"{QUIZ}.ipynb": notebook_bytes(quiz_submission(QUIZ, answers=RUNAWAY))})
     # victor: his notebook is not JSON at all; he is skipped and named, the class is still graded
     zip_upload(uploads, QUIZ, "victor", {f"{QUIZ}.ipynb": b"\xff not a notebook"})
     # an unsafe upload, refused
@@ -87,7 +93,8 @@ def graded(tmp_path_factory):
     collected = cli.collect(QUIZ, uploads, course=course)
     cli.ensure_in_gradebook(QUIZ, course)
     modes = {p: os.stat(p).st_mode for p in (course / "gradebook.db", course / "source" / QUIZ / f"{QUIZ}.ipynb")}
-    limits = {"WORKBOOK_CANARY_SECRET": marker, "WORKBOOK_KERNEL_DISK_MB": "24", "WORKBOOK_KERNEL_PIDS": "64"}
+    limits = {"WORKBOOK_CANARY_SECRET": marker, "WORKBOOK_KERNEL_DISK_MB": "24", "WORKBOOK_KERNEL_PIDS": "64",
+              "WORKBOOK_OUTPUT_MB": "1"}
     os.environ.update(limits)
     try:
         result = cli.autograde(QUIZ, course=course, timeout=4)
@@ -98,7 +105,7 @@ def graded(tmp_path_factory):
     exported = export(course=course)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "post-training-workbook") as gb:
         scores = {s: {g.name: g.score for g in gb.find_submission_notebook(QUIZ, QUIZ, s).grades}
-                  for s in ("alice", "bob", "mallory", "carol", "trudy", "oscar")}
+                  for s in ("alice", "bob", "mallory", "carol", "trudy", "oscar", "frank", "sam")}
     yield {"course": course, "scores": scores, "marker": marker, "log": result.stderr, "export": exported,
            "modes": modes, "outcomes": {"collect": collected, "autograde": result, "feedback": fed}}
     for leftover in (REPO / f"hacked-{marker}.txt", course / "hacked.txt"):
@@ -113,7 +120,7 @@ def test_honest_submissions_get_full_marks_including_a_copy_of_notebook(graded):
 
 def test_unsafe_upload_is_refused_and_others_still_collected(graded):
     submitted = sorted(p.name for p in (graded["course"] / "submitted").iterdir())
-    assert submitted == ["alice", "bob", "carol", "mallory", "oscar", "trudy", "victor"]
+    assert submitted == ["alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy", "victor"]
     assert not (graded["course"].parent / "escape.ipynb").exists()
     assert set(graded["outcomes"]["collect"].skipped) == {f"{QUIZ}-eve.zip"}  # named, with the reason
     assert "leaving the folder" in graded["outcomes"]["collect"].skipped[f"{QUIZ}-eve.zip"]
@@ -123,7 +130,24 @@ def test_unsafe_upload_is_refused_and_others_still_collected(graded):
 def test_autograde_grades_everyone_it_can_and_names_who_it_skipped(graded):
     outcome = graded["outcomes"]["autograde"]
     assert list(outcome.skipped) == ["victor"] and outcome.skipped["victor"], outcome.skipped
-    assert sorted(outcome.done) == ["alice", "bob", "carol", "mallory", "oscar", "trudy"]
+    assert sorted(outcome.done) == ["alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy"]
+
+
+def test_hidden_tests_cannot_be_fooled_from_the_kernel(graded):
+    """Patched math.isclose, always-equal values and an early full-marks result: every one scores 0."""
+    assert graded["scores"]["frank"] == {item: 0 for item in POINTS}, graded["scores"]["frank"]
+    page = (graded["course"] / "feedback/frank" / QUIZ / f"{QUIZ}.html").read_text()
+    assert "538.06" not in page and "28311552" not in page and "WBV" not in page  # expected values stay hidden
+
+
+def test_output_flood_and_a_kernel_ignoring_sigint_are_stopped_with_a_reason(graded):
+    nb = nbformat.read(graded["course"] / "autograded/sam" / QUIZ / f"{QUIZ}.ipynb", as_version=4)
+    texts = [o.get("text", "") + o.get("evalue", "") for c in nb.cells for o in c.get("outputs", [])]
+    assert any("dropped" in t for t in texts) and sum(map(len, texts)) < 2**21  # 1 MiB budget, not 6 MiB
+    assert any("ignored the interrupt" in t for t in texts), texts[-5:]
+    scores = graded["scores"]["sam"]
+    assert scores["ch00_fp32_mb_test"] == 1.0 and scores["ch00_bytes_fn_test"] == 0
+    assert scores["ch00_tied_test"] == 0 and scores["ch00_t4_test"] == 0  # not run: their cells say why
 
 
 def test_metadata_edits_do_not_zero_an_honest_notebook(graded):
@@ -190,7 +214,7 @@ def test_kernel_leftovers_never_reach_the_trusted_steps(graded):
         assert os.stat(path).st_mode == mode, path
     assert graded["scores"]["trudy"] == POINTS
     assert sorted(p.parent.name for p in (course / "feedback").glob(f"*/{QUIZ}")) == [
-        "alice", "bob", "carol", "mallory", "oscar", "trudy"]
+        "alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy"]
 
 
 def test_kernel_sees_no_host_paths_in_proc(graded):

@@ -13,8 +13,8 @@ def _head_probability(reward_head, test_chosen, test_rejected) -> float:
         return bradley_terry_probability(reward_head(test_chosen[0]).item(), reward_head(test_rejected[0]).item())
 
 
-def _mean_dpo_loss(pol_c, pol_r, ref_c, ref_r, beta: float = 0.5) -> float:
-    return sum(dpo_loss(*v, beta=beta) for v in zip(pol_c, pol_r, ref_c, ref_r, strict=True)) / len(pol_c)
+def _mean_dpo_loss(pol_c, pol_r, ref_c, ref_r) -> float:
+    return sum(dpo_loss(*v, beta=0.5) for v in zip(pol_c, pol_r, ref_c, ref_r, strict=True)) / len(pol_c)
 
 
 def _kto_counts(train_rows) -> tuple[int, int]:

@@ -1,0 +1,94 @@
+"""nbgrader's Execute with per-submission limits the sandbox cannot set (finding 6 of issue 14).
+
+- Output: a notebook's outputs may total `max_output_bytes` (WORKBOOK_OUTPUT_MB, default 16 MiB); past that, output
+  messages are dropped in the grader (they are never accumulated in its memory) and the cell gets one note.
+- Wall time: a submission may run `submission_timeout` seconds in all (WORKBOOK_SUBMISSION_TIMEOUT, default ten
+  cell timeouts); later cells are not run and fail with a message saying so.
+- A kernel that ignores the interrupt at a cell timeout (e.g. a cell that ignores SIGINT) is detected: it does not
+  answer a kernel_info request within `grace` seconds. Later cells are then not sent to it (each would wait its
+  full timeout); they fail with a message saying why. The rest of the class is graded as usual.
+
+Each limit hit is one clear error output in the affected cells (which therefore score 0), so the feedback says it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+class LimitedExecute(Execute):
+    """Execute with an output budget, a wall-time budget, and no waiting on a kernel that ignored an interrupt."""
+
+    max_output_bytes = Integer(16 * 2**20).tag(config=True)
+    submission_timeout = Integer(0, help="seconds for the whole notebook (0: ten cell timeouts)").tag(config=True)
+    grace = Integer(5, help="seconds an interrupted kernel has to answer again").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._output_bytes, self._started, self._stopped = 0, None, None
+        self._max_output = _env_int("WORKBOOK_OUTPUT_MB", 0) * 2**20 or self.max_output_bytes
+        budget = _env_int("WORKBOOK_SUBMISSION_TIMEOUT", 0) or self.submission_timeout
+        self._budget = budget or 10 * (self.timeout or 60)
+        return super().preprocess(nb, resources, km=km)
+
+    def _fail(self, cell, ename: str, evalue: str):
+        cell.outputs = [new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])]
+        cell.execution_count = None
+        return cell
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        self._started = self._started or time.monotonic()
+        if self._stopped:
+            return self._fail(cell, "SubmissionStopped", self._stopped)
+        if time.monotonic() - self._started > self._budget:
+            self._stopped = (f"the submission used its {self._budget} s of grading time; this cell and the ones "
+                             "after it were not run")
+            return self._fail(cell, "SubmissionTimeLimit", self._stopped)
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if self.interrupt_on_timeout and not await self._answers():
+            self._stopped = (f"the kernel ignored the interrupt after a cell ran past its {timeout} s (does the code "
+                             "ignore SIGINT?); later cells were not run")
+            self.log.warning("Kernel ignored the interrupt: %s", self._stopped)
+        return reply
+
+    async def _answers(self) -> bool:
+        """Does the kernel answer a kernel_info request within `grace` seconds of being interrupted?"""
+        try:
+            msg_id = self.kc.kernel_info()
+            deadline = time.monotonic() + 2 * self.grace
+            while time.monotonic() < deadline:
+                msg = await asyncio.wait_for(self.kc.get_shell_msg(), timeout=max(deadline - time.monotonic(), 0.1))
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    return True
+        except Exception:  # noqa: BLE001 - no answer in time, or a broken channel: not answering
+            return False
+        return False
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        self._output_bytes += size
+        if self._output_bytes > self._max_output:
+            if not getattr(self, "_noted", None) == cell_index:
+                self._noted = cell_index
+                note = new_output("stream", name="stdout",
+                                  text=f"[output beyond {self._max_output // 2**20} MiB for this submission dropped]\n")
+                outs.append(note)
+                return note
+            return None
+        return super().output(outs, msg, display_id, cell_index)
