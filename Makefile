@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1 unsloth-cpu colab-widgets
+.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1 unsloth-cpu colab-widgets book book-setup browser \
+	browser-setup
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +32,12 @@ notebooks: setup
 	WORKBOOK_FAST=1 $(PY) -m pytest -m notebook
 
 # Everything: lint, unit tests, every notebook in FAST mode, the grading pipeline and the GGUF export path.
-test: setup lint gguf unsloth-cpu colab-widgets
+# Then, in this order: the book from the executed copies those notebook tests left in build/executed/ (nothing runs
+# twice), and the real-browser tests (the widgets in JupyterLab, and the built book).
+test: setup lint gguf unsloth-cpu colab-widgets book-setup
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 WORKBOOK_REQUIRE_COLAB_WIDGETS=1 $(PY) -m pytest --durations=15
+	$(MAKE) book
+	$(MAKE) browser
 
 # Unsloth, --no-deps, outside the venv: tests/test_colab_paths.py imports it on the CPU (UNSLOTH_ALLOW_CPU=1) to check
 # the GPU branch's import order. The course itself installs it on GPUs only.
@@ -100,3 +105,28 @@ assess-test: setup assess-setup
 
 bench-autograde: setup assess-setup
 	$(PY) -m bench.autograde
+
+# ---- The course book (README "The course book") and the real-browser tests.
+# The builder and Selenium are the `# book:` pins of requirements.txt, installed into the venv (not into Colab).
+BOOK_STAMP := $(VENV)/.workbook-book-installed
+book-setup: $(BOOK_STAMP)
+$(BOOK_STAMP): requirements.txt | setup
+	$(PY) -m pip install -q -c requirements.txt \
+		$$($(PY) -c "from workbook.core.install import read_tagged; print(*read_tagged('book'))")
+	touch $@
+
+# build/book/html from the executed copies in build/executed/ (the notebook tests leave them); a notebook that never
+# ran is executed once, in FAST mode (FULL=1: full mode, as the published site). Checks the site it built.
+book: book-setup
+	$(PY) -m tools.book $(if $(FULL),--full,)
+
+# Debian's headless Chromium and its chromedriver (one source package, so their versions always match).
+browser-setup:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	@chromium --version
+
+# Every widget in JupyterLab + Chromium (one server, a small notebook per widget, screenshots in build/browser/),
+# and the built book in the browser. Run after `make book`.
+browser: book-setup browser-setup
+	WORKBOOK_FAST=1 WORKBOOK_BROWSER=1 WORKBOOK_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser --durations=10
