@@ -3,6 +3,7 @@
     python -m tools.book                 # build/book/html from build/executed/ (runs only notebooks never executed)
     python -m tools.book --no-execute    # fail instead of executing a missing notebook
     python -m tools.book --full          # execute missing notebooks in full mode (the published site)
+    python -m tools.book --only-executed # a partial book of the notebooks that have run
 
 Each page is the executed copy `workbook.core.notebook_runner` keeps in build/executed/: for a chapter, its
 solutions source (the complete chapter: worked "Try it" cells and answered exercises), for a lab, the lab. Nothing
@@ -408,10 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-execute", action="store_true", help="fail when a notebook has no executed copy")
     parser.add_argument("--full", action="store_true", help="execute missing notebooks in full mode")
+    parser.add_argument("--only-executed", action="store_true", help="leave out notebooks that have not run")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell when executing")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     book_pages = pages()
+    if args.only_executed:
+        left_out = [p for p in book_pages if not p.executed.is_file()]
+        for page in left_out:
+            print(f"left out (never executed): {page.source.relative_to(ROOT)}")
+        book_pages = [p for p in book_pages if p not in left_out]
     ensure_executed(book_pages, execute_missing=not args.no_execute, full=args.full, timeout=args.timeout)
     warnings = sphinx_build(stage(book_pages))
     for line in warnings:
