@@ -38,6 +38,7 @@ from posixpath import normpath, relpath
 from urllib.parse import unquote, urlsplit
 
 import nbformat
+from nbclient.exceptions import CellExecutionError
 
 from tools.nbsync import BOOTSTRAP_TAG, course_notebooks
 from workbook.core.config import REPO_BRANCH, REPO_URL, ROOT, colab_url
@@ -402,7 +403,10 @@ def ensure_executed(book_pages: list[Page], *, execute_missing: bool, full: bool
         if not execute_missing:
             raise SystemExit(f"{page.executed.relative_to(ROOT)} is missing: run `make notebooks` first.")
         print(f"executing {page.source.relative_to(ROOT)} ({'full' if full else 'FAST'} mode) ...", flush=True)
-        execute(page.source, fast=not full, timeout=timeout)
+        try:
+            execute(page.source, fast=not full, timeout=timeout)
+        except CellExecutionError as error:  # the copy is kept; the site check then names the page's traceback
+            print(f"{page.source.relative_to(ROOT)} failed: {str(error).strip().splitlines()[-1][:300]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,3 +40,18 @@ def test_a_responding_widget_passes(driver, lab):
 def test_a_widget_whose_callback_breaks_fails_the_test(driver, lab):
     with pytest.raises(AssertionError, match=r"timed out .* waiting for 'n squared = 9'"):
         square_after_two_steps(driver, lab, BROKEN, "square-broken.ipynb")
+
+
+def test_the_browser_reaches_no_host_but_127_0_0_1(driver, lab):
+    """Chromium resolves no host name: the lab's icon comes from 127.0.0.1 but not from `localhost` (the same server
+    by name), so a page asking for the Colab badge from Colab gets nothing either."""
+    driver.get(f"{lab.url}/lab?token={lab.token}")
+    load = (
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {mode: 'no-cors'}).then(() => done('loaded'), () => done('blocked'));"
+    )
+    icon = "/static/favicons/favicon.ico"
+    assert driver.execute_async_script(load, f"http://127.0.0.1:{lab.port}{icon}") == "loaded"
+    assert driver.execute_async_script(load, f"http://localhost:{lab.port}{icon}") == "blocked"
+    assert driver.execute_async_script(load, "https://colab.research.google.com/assets/colab-badge.svg") == "blocked"
+    driver.get_log("browser")  # the refused requests' console lines belong to this test alone
