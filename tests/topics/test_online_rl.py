@@ -150,3 +150,25 @@ def test_record_figures_merges(tmp_path):
     path = tmp_path / "x" / "summary.json"
     record_figures(path, a=1)
     assert record_figures(path, b=[1, 2]) == {"a": 1, "b": [1, 2]}
+
+
+def test_group_spread_callback_and_plot():
+    from types import SimpleNamespace
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    from workbook.topics.online_rl import GroupSpread, plot_rl_log
+
+    trainer = SimpleNamespace(
+        reward_func_names=["f", "g"],
+        reward_weights=torch.tensor([1.0, 0.0]),
+        _logs={"rewards": {"f": [1.0, 0.0, 1.0, 1.0], "g": [5.0, 5.0, 5.0, 5.0]}},
+    )
+    spread = GroupSpread(trainer, 2)
+    spread.on_step_end(None, SimpleNamespace(global_step=3), None)
+    spread.on_train_begin(None, None, None)  # every other callback event is a no-op
+    assert spread.spread == [(3, pytest.approx(math.sqrt(0.5) / 2))]
+    log = [{"step": s, "reward": s / 10, "reward_std": 0.1, "kl": 0.0, "completions/mean_length": 9} for s in (1, 2)]
+    assert len(plot_rl_log(log).axes) == 4
+    with pytest.raises(ValueError, match="logging_steps=1"):
+        plot_rl_log([{"step": 1, "reward": 0.0}])

@@ -5,10 +5,10 @@ import pytest
 from workbook.topics.rewards import (
     accuracy,
     addition_rows,
+    answer_phrase_reward,
     correctness_reward,
     final_answer,
     format_reward,
-    lenient_correctness_reward,
     numbers_written,
     well_formatted,
 )
@@ -33,11 +33,14 @@ def test_rewards_accept_strings_and_messages():
     assert well_formatted("7 + 5 = 12.") and not well_formatted("12 is the answer")
 
 
-def test_lenient_checker_has_a_loophole():
-    guess = "Maybe 6, 7 or 8. I say 5"
-    assert lenient_correctness_reward([], [guess], [7]) == [1.0]
-    assert correctness_reward([], [guess], [7]) == [0.0]
-    assert lenient_correctness_reward([], ["3 + 4 = 7"], [7]) == correctness_reward([], ["3 + 4 = 7"], [7]) == [1.0]
+def test_answer_phrase_checker_has_a_loophole():
+    assert answer_phrase_reward([], ["The answer is 99.", "Answer: 7", "3 + 4 = 7", "the answer"]) == [
+        1.0,
+        1.0,
+        0.0,
+        0.0,
+    ]
+    assert correctness_reward([], ["The answer is 99."], [7]) == [0.0]
     assert numbers_written("1, 22 and 333") == 3
 
 
