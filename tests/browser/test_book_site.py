@@ -53,6 +53,8 @@ def test_book_page_loads_every_image_with_no_console_error(driver, served, page)
     assert not state["broken"], f"images that did not load: {state['broken']}"
     if page != "index.html":
         assert state["total"] >= 2, "a chapter shows its badge and its plots"
+        typeset = "return document.querySelectorAll('mjx-container').length"
+        wait_for(lambda: driver.execute_script(typeset), 30, "MathJax (served by the site) to typeset the formulas")
     name = page.replace("/", "-").removesuffix(".html")
     driver.save_screenshot(str(ARTEFACTS / f"book-{name}.png"))
     for n, snapshot in enumerate(driver.find_elements("css selector", ".wb-widget-snapshot")[:3]):

@@ -35,6 +35,12 @@ def nudge(slider, steps: int) -> None:
     handle.send_keys(("\ue014" if steps > 0 else "\ue012") * abs(steps))  # ArrowRight / ArrowLeft
 
 
+def chart_of(notebook: Notebook) -> str | None:
+    """A widget's chart as the page shows it (its image data), or None."""
+    images = notebook.output(0).find_elements("css selector", "img")
+    return images[0].get_attribute("src") if images else None
+
+
 def picks_on_disk(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
@@ -179,16 +185,32 @@ def type_size(notebook: Notebook, text: str) -> None:
 
 def test_size_table_follows_typed_sizes_and_refuses_bad_ones(size):
     size.wait_text(0, r"FP32")
+    chart = chart_of(size)
     type_size(size, "1.5B")
     size.wait_text(0, r"1\.5B parameters|1\.5B")
     shown = size.wait_text(0, r"FP32\s+32(?:\.0+)?\s+(\d+\.\d+)")
     assert abs(float(shown[1]) - 6.0) < 0.1, f"1.5B at FP32 should be 6.0 GB, the table says {shown[1]}"
+    wait_for(lambda: chart_of(size) not in (None, chart), RESPOND_S, "the chart to be redrawn for 1.5B")
     size.screenshot(size.widget(), "size-table")
     for bad in ("0", "-3B", "abc", "1e40"):
         type_size(size, bad)
         size.wait_text(0, r"⚠")
         assert "Traceback" not in size.text(0) and "FP32" not in size.text(0), f"{bad!r} was not refused cleanly"
     size.screenshot(size.widget(), "size-table-refused")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the size table keeps the previous chart under its refusal of a bad size (redraw calls "
+    "chart.clear_output(wait=True), which clears only when new output comes, and none comes after an error)",
+)
+def test_size_table_clears_its_chart_when_it_refuses_a_size(size):
+    size.wait_text(0, r"FP32")
+    type_size(size, "abc")
+    size.wait_text(0, r"⚠")
+    time.sleep(0.5)
+    size.screenshot(size.widget(), "size-table-refused-chart")
+    assert chart_of(size) is None, "the previous chart stays under the refusal"
 
 
 def test_size_table_shows_one_table_and_one_chart(size):
@@ -235,12 +257,6 @@ def choose(widget, label: str, option: str) -> None:
             box.find_element("xpath", f".//option[normalize-space()='{option}']").click()
             return
     raise AssertionError(f"no dropdown labelled {label!r}")
-
-
-def chart_of(notebook: Notebook) -> str | None:
-    """The memory calculator's chart as the page shows it (its image data), or None."""
-    images = notebook.output(0).find_elements("css selector", "img")
-    return images[0].get_attribute("src") if images else None
 
 
 def test_memory_calculator_updates_and_clears_its_chart_on_error(driver, lab):
