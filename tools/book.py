@@ -53,6 +53,7 @@ COLAB_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_IMAGE = "_static/colab-badge.svg"  # the book's own copy (book/_static/colab-badge.svg)
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml")
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\w+Error: .*\n.*File \"")
+NOT_SAVED = "this widget's state was not saved"  # nbclient saves it (store_widget_state); the check wants it
 SNAPSHOT_NOTE = "Widget snapshot: its last state when the notebook ran. Run the notebook to use it."
 
 
@@ -129,7 +130,7 @@ def widget_html(model_id: str, models: dict, depth: int = 0) -> str:
     """A static HTML snapshot of one widget and its children, from a notebook's saved widget state."""
     model = models.get(model_id)
     if model is None or depth > 20:
-        return "<em>(this widget's state was not saved: run the notebook to see it)</em>"
+        return f"<em>({NOT_SAVED}: run the notebook to see it)</em>"
     name, state = model.get("model_name", ""), model.get("state", {})
 
     def child(ref: str) -> str:
@@ -364,6 +365,8 @@ def check_site(site: Path, book_pages: list[Page]) -> list[str]:
         text = "".join(parser.text)
         if TRACEBACK.search(text):
             problems.append(f"{name}: shows a Python traceback")
+        if NOT_SAVED in text:
+            problems.append(f"{name}: a widget without saved state (execute with nbclient's store_widget_state)")
         for href in parser.links:
             problems.extend(_broken(site, name, href, parsed))
         for src in parser.images + parser.scripts:
@@ -428,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in warnings:
         print(line)
     problems = check_site(SITE, book_pages)
+    # A link Sphinx could not resolve is rendered as plain text (no href to check): its warning is the trace.
+    problems += [f"unresolved link: {w}" for w in warnings if "xref_missing" in w or "target not found" in w]
     for problem in problems:
         print(f"site check: {problem}", file=sys.stderr)
     seconds = time.perf_counter() - start
