@@ -140,8 +140,10 @@ def test_rank_slider_redraws_numbers_and_plot(rank):
     rank.wait_text(0, r"r=4: energy captured")
     slider = rank.widget().find_element("css selector", ".widget-slider")
     assert rank.output(0).find_elements("css selector", "img"), "no plot under the rank slider"
+    chart = chart_of(rank)
     nudge(slider, 2)
     match = rank.wait_text(0, r"r=6: energy captured (\d+\.\d)%")
+    wait_for(lambda: chart_of(rank) not in (None, chart), RESPOND_S, "the plot to be redrawn for r=6")
     assert float(match[1]) > 95, "rank 6 of a rank-6 update (plus a little noise) should keep nearly all its energy"
     slide_to(rank, slider, "1")
     match = rank.wait_text(0, r"r=1: energy captured (\d+\.\d)%")
@@ -157,8 +159,10 @@ def test_rank_slider_redraws_numbers_and_plot(rank):
 )
 def test_rank_slider_never_says_fewer_when_it_means_more(rank):
     rank.wait_text(0, r"r=4: energy captured")
+    chart = chart_of(rank)
     slide_to(rank, rank.widget().find_element("css selector", ".widget-slider"), "40")
     rank.wait_text(0, r"r=40: energy captured")
+    wait_for(lambda: chart_of(rank) not in (None, chart), RESPOND_S, "the plot to be redrawn for r=40")
     rank.screenshot(rank.widget(), "rank-slider-max")
     fewer = [float(x) for x in re.findall(r"\((\d+(?:\.\d+)?)x fewer\)", rank.text(0))]
     assert all(x >= 1 for x in fewer), f"'{min(fewer)}x fewer' shown: LoRA trains more numbers than the matrix here"
