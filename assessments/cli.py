@@ -5,6 +5,7 @@
     python -m assessments.cli autograde lab1               # grade every submission, each kernel sandboxed
     python -m assessments.cli feedback lab1                # feedback HTML, hidden tests stripped
     python -m assessments.cli export                       # grades per gate/question -> exports/grades.{csv,json}
+    python -m assessments.cli report                       # exports/report.html + CSVs: marks, flagged submissions
     python -m assessments.cli check                        # exit 1 if source/ or release/ is stale
 
 Each wraps nbgrader (run in assessments/ so it reads nbgrader_config.py) plus the course's own safety steps.
@@ -266,6 +267,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("assignment")
     p = sub.add_parser("export", help="grades per gate and question to CSV and JSON")
     p.add_argument("--out", type=Path, default=HERE / "exports")
+    p = sub.add_parser("report", help="class report (after export): mark distributions and flagged submissions")
+    p.add_argument("--exports", type=Path, default=HERE / "exports")
     args = parser.parse_args(argv)
 
     if args.command == "release":
@@ -290,6 +293,10 @@ def main(argv: list[str]) -> int:
         print("wrote " + ", ".join(str(p) for p in outcome.paths))
         outcome.report()
         return 1 if outcome.skipped else 0
+    elif args.command == "report":
+        from assessments.report import write_report
+
+        print("wrote " + ", ".join(str(p) for p in write_report(args.exports)))
     return 0
 
 

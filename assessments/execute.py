@@ -4,9 +4,9 @@
   messages are dropped in the grader (they are never accumulated in its memory) and the cell gets one note.
 - Wall time: a submission may run `submission_timeout` seconds in all (WORKBOOK_SUBMISSION_TIMEOUT, default ten
   cell timeouts); later cells are not run and fail with a message saying so.
-- A kernel that ignores the interrupt at a cell timeout (e.g. a cell that ignores SIGINT) is detected: it does not
-  answer a kernel_info request within `grace` seconds. Later cells are then not sent to it (each would wait its
-  full timeout); they fail with a message saying why. The rest of the class is graded as usual.
+- A kernel that ignores the interrupt at a cell timeout (e.g. a cell that ignores SIGINT) is detected: the
+  interrupted cell's reply does not come within `grace` seconds. Later cells are then not sent to it (each would
+  wait its full timeout); they fail with a message saying why. The rest of the class is graded as usual.
 
 Each limit hit is one clear error output in the affected cells (which therefore score 0), so the feedback says it.
 """
@@ -21,6 +21,8 @@ import time
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
+
+from assessments.isolation import MARK
 
 
 def _env_int(name: str, default: int) -> int:
@@ -47,43 +49,47 @@ class LimitedExecute(Execute):
         cell.execution_count = None
         return cell
 
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+    def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            return super().preprocess_cell(cell, resources, index)
         self._started = self._started or time.monotonic()
         if self._stopped:
-            return self._fail(cell, "SubmissionStopped", self._stopped)
+            return self._fail(cell, "SubmissionStopped", self._stopped), resources
         if time.monotonic() - self._started > self._budget:
             self._stopped = (f"the submission used its {self._budget} s of grading time; this cell and the ones "
                              "after it were not run")
-            return self._fail(cell, "SubmissionTimeLimit", self._stopped)
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            return self._fail(cell, "SubmissionTimeLimit", self._stopped), resources
+        return super().preprocess_cell(cell, resources, index)
+
+    async def _async_poll_for_reply(self, msg_id, *args, **kwargs):
+        self._pending = msg_id  # the execute request a timeout would interrupt
+        return await super()._async_poll_for_reply(msg_id, *args, **kwargs)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)
-        if self.interrupt_on_timeout and not await self._answers():
+        if self.interrupt_on_timeout and not await self._interrupted(getattr(self, "_pending", None)):
             self._stopped = (f"the kernel ignored the interrupt after a cell ran past its {timeout} s (does the code "
                              "ignore SIGINT?); later cells were not run")
             self.log.warning("Kernel ignored the interrupt: %s", self._stopped)
         return reply
 
-    async def _answers(self) -> bool:
-        """Does the kernel answer a kernel_info request within `grace` seconds of being interrupted?"""
+    async def _interrupted(self, msg_id) -> bool:
+        """Did the interrupted cell finish (its execute_reply arrived) within `grace` seconds of the interrupt?"""
+        deadline = time.monotonic() + self.grace
         try:
-            msg_id = self.kc.kernel_info()
-            deadline = time.monotonic() + 2 * self.grace
             while time.monotonic() < deadline:
                 msg = await asyncio.wait_for(self.kc.get_shell_msg(), timeout=max(deadline - time.monotonic(), 0.1))
                 if msg.get("parent_header", {}).get("msg_id") == msg_id:
                     return True
-        except Exception:  # noqa: BLE001 - no answer in time, or a broken channel: not answering
+        except Exception:  # noqa: BLE001 - no reply in time, or a broken channel: the interrupt did not take
             return False
         return False
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(json.dumps(msg.get("content", {}), default=str))
         self._output_bytes += size
-        if self._output_bytes > self._max_output:
+        recorded = MARK in str(msg.get("content", {}).get("text", "")) and size < 4096  # a hidden test's value
+        if self._output_bytes > self._max_output and not recorded:
             if not getattr(self, "_noted", None) == cell_index:
                 self._noted = cell_index
                 note = new_output("stream", name="stdout",

@@ -69,6 +69,29 @@ def notebook_flags(course: Path, student: str, assignment: str) -> list[str]:
     return flags
 
 
+LIMIT_ERRORS = ("SubmissionStopped", "SubmissionTimeLimit", "MemoryError", "CellTimeoutError", "KeyboardInterrupt")
+
+
+def limit_flags(folder: Path, assignment: str) -> list[str]:
+    """Limits a submission hit, read from its autograded notebooks (written by nbgrader, not the kernel)."""
+    hits = []
+    for notebook in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+        try:
+            nb = untrusted.read_json(notebook, limit=MAX_NOTEBOOK_BYTES, max_depth=64)
+        except untrusted.UntrustedFileError:
+            continue
+        for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
+            for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
+                name = output.get("ename") if isinstance(output, dict) else None
+                text = output.get("text", "") if isinstance(output, dict) else ""
+                if name in LIMIT_ERRORS:
+                    hits.append(f"{name}: {str(output.get('evalue', ''))[:160]}")
+                elif isinstance(text, str) and "dropped]" in text:
+                    hits.append("output budget: " + text.strip()[:120])
+    unique = list(dict.fromkeys(hits))
+    return [f"limit hit: {' | '.join(unique[:3])}"] if unique else []
+
+
 def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
     """Write grades.csv, grades.json and one wide CSV per lab into `out` (default course/exports)."""
     return export_outcome(course, out).paths
@@ -91,6 +114,7 @@ def _student_entry(gb: Gradebook, course: Path, assignment: str, student: str, c
         flags.append(f"evidence timing identical to (a copy with shifted times?): {', '.join(others)}")
     if not folder.is_dir():
         flags.append("not autograded: see the autograde command's SKIPPED lines")
+    flags += limit_flags(folder, assignment)
     items = {}
     for nb in submission.notebooks:
         for grade in nb.grades:

@@ -58,7 +58,11 @@ def assignment_of(notebook: Path) -> str:
 
 
 def cell_check(cell) -> CellCheck:
-    """An executed graded cell's score by nbgrader's own rule (`determine_grade`), and why."""
+    """An executed graded cell's score by the grader's rule: errors first (assessments.isolation.errors_first), then
+    nbgrader's own `determine_grade`, and why."""
+    from assessments.isolation import errors_first
+
+    cell.outputs = errors_first(list(cell.outputs))
     score, points = determine_grade(cell)
     message = "passed" if score >= points else "partial credit"
     for output in cell.outputs:

@@ -268,3 +268,20 @@ def test_library_warnings_on_stderr_do_not_zero_a_test_cell():
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb, _ = IgnorePattern(config=config).preprocess(nb, {})
     assert determine_grade(nb.cells[0]) == (2.0, 2.0)
+
+
+def test_class_report_shows_mark_distributions_and_flagged_submissions(graded):
+    from assessments.report import write_report
+
+    paths = write_report(graded["course"] / "exports")
+    assert [p.name for p in paths] == ["report_marks.csv", "report_flags.csv", "report.html"]
+    with open(paths[1], newline="") as fh:
+        flags = {(r["student_id"], r["category"]) for r in csv.DictReader(fh)}
+    assert {("mallory", "suspicious code"), ("sam", "limit hit"), ("oscar", "notebook structure edited"),
+            ("bob", "notebook structure edited")} <= flags, flags
+    assert not {s for s, _ in flags} & {"alice", "carol"}
+    with open(paths[0], newline="") as fh:
+        marks = {r["item"]: r for r in csv.DictReader(fh)}
+    assert set(marks) == {"TOTAL", *(k.removesuffix("_test") for k in POINTS)}
+    page = paths[2].read_text()
+    assert page.count("data:image/png;base64,") == 1 and "Flagged submissions" in page

@@ -172,3 +172,14 @@ def test_a_copy_with_the_id_changed_and_times_shifted_is_found(packet, tmp_path)
     assert integrity.find_near_copies(packets) == {"alice": ["bob"], "bob": ["alice"]}  # ...the run's rhythm is
     carol = simulate.honest_packet(tmp_path / "carol" / "evidence", "carol")
     assert integrity.find_near_copies({"alice": packet, "carol": carol}) == {}
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 100_000 + b"]" * 100_000, b'{"files": [1, 2]}'])
+def test_the_trusted_recheck_survives_any_manifest(packet, content):
+    """What once crashed export for the whole class is now one failing gate, with the reason."""
+    from assessments.regrade import gate_score
+
+    (packet / "manifest.json").write_bytes(content)
+    results = {gate: gate_score(gate, packet, None, "alice") for gate in GATES}
+    assert results["reproducibility"].score < 1 and results["reproducibility"].failures
+    assert all("Traceback" not in f for r in results.values() for f in r.failures)
