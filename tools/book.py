@@ -195,6 +195,28 @@ def snapshot_output(model_id: str, models: dict) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("display_data", data={"text/html": body})
 
 
+WIDGET_REPR = re.compile(r"^[A-Z]\w*\((children|value|description|layout|options)=")
+
+
+def closed_widget(output: dict, models: dict) -> bool:
+    """A widget view whose model was closed before the run ended (a finished tqdm bar): JupyterLab shows nothing.
+
+    A missing model whose plain-text fallback is a widget's repr (`VBox(children=...)`) is not "closed": its state
+    was not saved, and the page says so (and the site check fails)."""
+    data = output.get("data", {})
+    if WIDGET_VIEW not in data or data[WIDGET_VIEW]["model_id"] in models:
+        return False
+    plain = data.get("text/plain", "")
+    return not WIDGET_REPR.match("".join(plain) if isinstance(plain, list) else plain)
+
+
+def static_output(output: dict, models: dict) -> dict:
+    """The output as a static page shows it: a widget view becomes its snapshot, anything else stays."""
+    if WIDGET_VIEW in output.get("data", {}):
+        return snapshot_output(output["data"][WIDGET_VIEW]["model_id"], models)
+    return output
+
+
 # ---- Staging ------------------------------------------------------------------------------------------------------
 
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
@@ -234,10 +256,7 @@ def stage_notebook(page: Page, nb: nbformat.NotebookNode, book_pages: dict[str, 
             )
             cell.source = _rewrite_badge(cell.source, page.notebook, page.page)
         elif cell.cell_type == "code":
-            cell.outputs = [
-                snapshot_output(o["data"][WIDGET_VIEW]["model_id"], models) if WIDGET_VIEW in o.get("data", {}) else o
-                for o in cell.outputs
-            ]
+            cell.outputs = [static_output(o, models) for o in cell.outputs if not closed_widget(o, models)]
     if not has_badge:
         badge = _rewrite_badge("[![Open In Colab](x)](x)", page.notebook, page.page)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
@@ -366,7 +385,7 @@ def check_site(site: Path, book_pages: list[Page]) -> list[str]:
         if TRACEBACK.search(text):
             problems.append(f"{name}: shows a Python traceback")
         if NOT_SAVED in text:
-            problems.append(f"{name}: a widget without saved state (execute with nbclient's store_widget_state)")
+            problems.append(f"{name}: a widget without saved state (nbclient saves it only when every cell ran)")
         for href in parser.links:
             problems.extend(_broken(site, name, href, parsed))
         for src in parser.images + parser.scripts:
