@@ -138,3 +138,13 @@ def test_check_site_catches_a_missing_plot_a_broken_link_and_a_traceback(site, c
     assert "images on the page" in problems
     assert "nowhere.html" in problems
     assert "traceback" in problems
+
+
+def test_a_closed_progress_bar_disappears_but_an_unsaved_widget_is_named():
+    def view(plain: str) -> dict:
+        data = {VIEW: {"model_id": "gone"}, "text/plain": plain}
+        return {"output_type": "display_data", "metadata": {}, "data": data}
+
+    assert book.closed_widget(view("Loading weights:   0%|          | 0/272"), {})
+    assert not book.closed_widget(view("VBox(children=(IntSlider(value=8),))"), {})
+    assert book.NOT_SAVED in book.static_output(view("VBox(children=())"), {})["data"]["text/html"]
