@@ -45,7 +45,7 @@ IMAGES_LOADED = """
 
 
 @pytest.mark.usefixtures("console")
-@pytest.mark.parametrize("page", ["index.html", "chapters/04_peft_lora.html"])
+@pytest.mark.parametrize("page", ["index.html", "chapters/03_rlhf_dpo.html"])
 def test_book_page_loads_every_image_with_no_console_error(driver, served, page):
     driver.get(f"{served}/{page}")
     state = wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 30, f"{page} to load")
