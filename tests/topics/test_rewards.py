@@ -5,11 +5,11 @@ import pytest
 from workbook.topics.rewards import (
     accuracy,
     addition_rows,
-    answer_phrase_reward,
     correctness_reward,
     final_answer,
     format_reward,
     numbers_written,
+    shows_working_reward,
     well_formatted,
 )
 
@@ -33,14 +33,10 @@ def test_rewards_accept_strings_and_messages():
     assert well_formatted("7 + 5 = 12.") and not well_formatted("12 is the answer")
 
 
-def test_answer_phrase_checker_has_a_loophole():
-    assert answer_phrase_reward([], ["The answer is 99.", "Answer: 7", "3 + 4 = 7", "the answer"]) == [
-        1.0,
-        1.0,
-        0.0,
-        0.0,
-    ]
-    assert correctness_reward([], ["The answer is 99."], [7]) == [0.0]
+def test_shows_working_checker_has_a_loophole():
+    replies = ["7 + 5 = 13", "7+5=12 so", "The answer is 12.", "7 + 5 equals 12"]
+    assert shows_working_reward([], replies) == [1.0, 1.0, 0.0, 0.0]
+    assert correctness_reward([], ["7 + 5 = 13"], [12]) == [0.0]
     assert numbers_written("1, 22 and 333") == 3
 
 
