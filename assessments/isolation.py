@@ -3,10 +3,11 @@
 Test code that runs in the student's kernel sees what student code lets it see: a value whose `__eq__` always
 returns True, a patched `math.isclose` or `builtins`, an `execute_result` emitted before the assertion fails. So
 at autograde time (after nbgrader has restored the instructor's test cells), each hidden `assert A == B` and
-`assert math.isclose(A, B, ...)` whose expected side B is a constant expression (numbers, strings, `math`) is
-rewritten: the kernel only evaluates A, the student's answer on the test input, and prints it as plain JSON;
-`CompareHiddenValues`, in nbgrader's own process, evaluates B and compares. Objects that are not plain values
-(ints, floats, strings, booleans, None, lists and string-keyed dicts of them) never compare equal to anything. A
+`assert math.isclose(A, B, ...)` whose expected side B is a constant expression (numbers, strings, `math`), and
+each `assert A is None/True/False`, is rewritten: the kernel only evaluates A, the student's answer on the test
+input, and prints it as plain JSON; `CompareHiddenValues`, in nbgrader's own process, evaluates B and compares.
+Objects that are not plain values (ints, floats, strings, booleans, None, lists and string-keyed dicts of them)
+never compare equal to anything. A
 mismatch, a missing or a repeated value adds an error output, and errors always outrank any result a cell shows,
 so an early `execute_result` cannot score. Expected values never enter the kernel.
 
@@ -63,6 +64,10 @@ def _split(test: ast.expr) -> dict | None:
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
         left, right = test.left, test.comparators[0]
         kind, kwargs = "eq", {}
+    elif (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
+          and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value in (None, True, False)):
+        left, right = test.left, test.comparators[0]
+        kind, kwargs = "is", {}
     elif (isinstance(test, ast.Call) and ast.unparse(test.func) == "math.isclose" and len(test.args) == 2
           and all(k.arg in ("rel_tol", "abs_tol") and _trusted(k.value) for k in test.keywords)):
         left, right = test.args
@@ -120,6 +125,8 @@ def compare(spec: dict, received) -> bool:
         if not _number(received) or not _number(expected):
             return False
         return math.isclose(received, expected, **{k: _evaluate(v) for k, v in spec["kwargs"].items()})
+    if spec["kind"] == "is":
+        return received is expected
     return not _foreign(received) and received == _as_json(expected)
 
 

@@ -36,6 +36,8 @@ def test_values_that_are_not_plain_never_compare_equal():
     assert compare(spec, 20) and not compare(spec, {"__not_plain__": "Always"}) and not compare(spec, "20")
     close = {"kind": "isclose", "expected": "math.sqrt(2)", "kwargs": {"rel_tol": "1e-6"}, "message": ""}
     assert compare(close, 1.4142135) and not compare(close, True) and not compare(close, [1.41])
+    none = {"kind": "is", "expected": "None", "kwargs": {}, "message": ""}
+    assert compare(none, None) and not compare(none, 0) and not compare(none, {"__not_plain__": "X"})
 
 
 def test_errors_outrank_an_earlier_result():
