@@ -224,8 +224,13 @@ def autograde(assignment: str, student: str | None = None, course: Path = HERE, 
     if student and not students:
         raise SystemExit(f"No submission of {assignment} from {student} under {course / 'submitted'}.")
     env = {"WORKBOOK_CELL_TIMEOUT": str(timeout)} if timeout else None
+    expected = sorted(_release_notebooks(assignment, course))
+    lacking = {s for s in students if not any((course / "submitted" / s / assignment / n).is_file() for n in expected)}
     outcome = _per_student("autograde", assignment, students, course, "autograded", env, only=student)
     outcome.notes = notes
+    for who in lacking & set(outcome.skipped):
+        outcome.skipped[who] = (f"the submission holds no {' or '.join(expected)} (a notebook under another name "
+                                "is not graded: see the notes above)")
     for line in outcome.log.splitlines():
         if "ERROR" in line:
             print(line)

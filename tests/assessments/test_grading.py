@@ -87,6 +87,8 @@ def graded(tmp_path_factory):
     zip_upload(uploads, QUIZ, "sam", {f"{QUIZ}.ipynb": notebook_bytes(quiz_submission(QUIZ, answers=RUNAWAY))})
     # victor: his notebook is not JSON at all; he is skipped and named, the class is still graded
     zip_upload(uploads, QUIZ, "victor", {f"{QUIZ}.ipynb": b"\xff not a notebook"})
+    # wendy: her notebook has another name, so there is nothing to grade
+    zip_upload(uploads, QUIZ, "wendy", {"my answers.ipynb": notebook_bytes(quiz_submission(QUIZ))})
     # an unsafe upload, refused
     zip_upload(uploads, QUIZ, "eve", {"../../escape.ipynb": b"{}"})
 
@@ -120,7 +122,7 @@ def test_honest_submissions_get_full_marks_including_a_copy_of_notebook(graded):
 
 def test_unsafe_upload_is_refused_and_others_still_collected(graded):
     submitted = sorted(p.name for p in (graded["course"] / "submitted").iterdir())
-    assert submitted == ["alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy", "victor"]
+    assert submitted == ["alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy", "victor", "wendy"]
     assert not (graded["course"].parent / "escape.ipynb").exists()
     assert set(graded["outcomes"]["collect"].skipped) == {f"{QUIZ}-eve.zip"}  # named, with the reason
     assert "leaving the folder" in graded["outcomes"]["collect"].skipped[f"{QUIZ}-eve.zip"]
@@ -129,7 +131,8 @@ def test_unsafe_upload_is_refused_and_others_still_collected(graded):
 
 def test_autograde_grades_everyone_it_can_and_names_who_it_skipped(graded):
     outcome = graded["outcomes"]["autograde"]
-    assert list(outcome.skipped) == ["victor"] and outcome.skipped["victor"], outcome.skipped
+    assert sorted(outcome.skipped) == ["victor", "wendy"] and outcome.skipped["victor"], outcome.skipped
+    assert "holds no ch00_quiz.ipynb" in outcome.skipped["wendy"]
     assert sorted(outcome.done) == ["alice", "bob", "carol", "frank", "mallory", "oscar", "sam", "trudy"]
 
 
