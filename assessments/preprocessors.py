@@ -140,12 +140,33 @@ class RestoreMissingCells(NbGraderPreprocessor):
 
 
 class HideHiddenTestDetails(NbGraderPreprocessor):
-    """Keep only 'Error: message' of failures in cells with hidden tests (tracebacks quote the hidden code)."""
+    """Keep only 'Error: message' of failures in cells with hidden tests (tracebacks quote the hidden code), and
+    redact any output line that quotes a hidden line (student code called by a hidden test could print its caller)."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and HIDDEN_BEGIN in cell.source:
+            hidden = hidden_lines(cell.source)
             for output in cell.outputs:
                 if output.output_type == "error":
+                    output.evalue = redact(output.evalue or "", hidden)
                     message = f"{output.ename}: {output.evalue}" if output.evalue else f"{output.ename} (hidden test)"
                     output.traceback = [message]
+                elif output.output_type == "stream":
+                    output.text = redact(output.text, hidden)
+                elif output.output_type in ("execute_result", "display_data"):
+                    output.data = {k: redact(v, hidden) if isinstance(v, str) else v for k, v in output.data.items()}
         return cell, resources
+
+
+def hidden_lines(source: str) -> set[str]:
+    """The substantial lines of a cell's hidden tests (stripped), as they could be quoted."""
+    part = source.split(HIDDEN_BEGIN, 1)[1].split("### END HIDDEN TESTS", 1)[0]
+    return {line.strip() for line in part.splitlines() if len(line.strip()) >= 12}
+
+
+def redact(text: str, hidden: set[str]) -> str:
+    """`text` with every line that contains a hidden line replaced by a note."""
+    if not hidden or not isinstance(text, str):
+        return text
+    return "\n".join("[a line of the hidden tests, removed]" if any(h in line for h in hidden) else line
+                      for line in text.split("\n"))

@@ -86,3 +86,16 @@ def test_export_flags_survive_a_notebook_of_the_wrong_shape(tmp_path):
         flags = export.notebook_flags(course, "victor", "ch00_quiz")
         assert isinstance(flags, list)
     assert Path(folder / "ch00_quiz.ipynb").is_file()
+
+
+def test_feedback_redacts_output_that_quotes_a_hidden_test():
+    from assessments.preprocessors import HideHiddenTestDetails
+
+    source = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(123456) == 246912\n### END HIDDEN TESTS"
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="caller:\nassert f(123456) == 246912\nok\n"),
+                    nbformat.v4.new_output("error", ename="ValueError", evalue="assert f(123456) == 246912",
+                                           traceback=["long traceback"])]
+    cell, _ = HideHiddenTestDetails().preprocess_cell(cell, {}, 0)
+    shown = cell.outputs[0].text + cell.outputs[1].evalue + "".join(cell.outputs[1].traceback)
+    assert "246912" not in shown and "caller:" in shown and "ok" in shown
