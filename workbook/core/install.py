@@ -29,7 +29,7 @@ REQUIREMENTS = ROOT / "requirements.txt"
 # What a running Colab kernel has already imported (or builds on) stays at Colab's version: upgrading it under
 # the kernel would leave the old code loaded. Their pins here are for local and CI machines.
 COLAB_KEEPS = {"torch", "ipywidgets", "matplotlib", "numpy", "ipython", "traitlets", "jupyter_client", "pandas",
-               "huggingface_hub"}
+               "huggingface_hub", "pillow"}  # pillow: matplotlib imports it; the grader's pin is for instructors
 # Instructor and developer tools: Colab students never need them.
 NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff", "import-linter", "deptry",
                  "pyyaml", "httpx"}
