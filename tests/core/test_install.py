@@ -1,5 +1,6 @@
 """The one pin block and the install paths that read it."""
 
+import json
 import sys
 from types import SimpleNamespace
 
@@ -129,3 +130,15 @@ def test_a_package_upgraded_under_the_running_kernel_is_reported(monkeypatch):
     assert install.changed_under_the_kernel() == []
     monkeypatch.setitem(sys.modules, "matplotlib", SimpleNamespace(__version__="3.10.0"))  # what Colab imported
     assert install.changed_under_the_kernel() == ["matplotlib (running 3.10.0, installed 3.11.2)"]
+
+
+def test_lab_settings_make_widgets_save_their_state_and_keep_other_overrides(tmp_path):
+    from workbook.core.install import install_lab_settings
+
+    path = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}')
+    assert install_lab_settings(tmp_path) == path
+    settings = json.loads(path.read_text())
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"] == {"saveState": True}
+    assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}

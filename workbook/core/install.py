@@ -15,6 +15,7 @@ tests/core/test_colab_install_plan.py dry-runs the Colab plan against Colab's pu
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -186,10 +187,28 @@ def install_gpu() -> bool:
     return True
 
 
+LAB_SETTINGS = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+
+
+def install_lab_settings(prefix: Path | None = None) -> Path:
+    """JupyterLab's site-wide overrides for this environment: widgets save their state into the notebook.
+
+    So a notebook reopened without re-running shows each widget as it was left (static until its cell runs again)
+    instead of "Error displaying widget: model not found". Returns the overrides file written.
+    """
+    settings = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings"
+    path = settings / "overrides.json"
+    current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    settings.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**current, **LAB_SETTINGS}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "local":
         install_offline_model()
+        print(f"JupyterLab saves widget state: {install_lab_settings()}")
     elif command == "colab":
         install_colab()
     elif command == "gpu":
