@@ -200,11 +200,6 @@ def test_size_table_follows_typed_sizes_and_refuses_bad_ones(size):
     size.screenshot(size.widget(), "size-table-refused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the size table keeps the previous chart under its refusal of a bad size (redraw calls "
-    "chart.clear_output(wait=True), which clears only when new output comes, and none comes after an error)",
-)
 def test_size_table_clears_its_chart_when_it_refuses_a_size(size):
     size.wait_text(0, r"FP32")
     type_size(size, "abc")

@@ -33,11 +33,13 @@ def size_widget(size: str = "7B") -> Any:
         text = typed.value.strip() if preset.value == "typed" else preset.value
         chart.clear_output(wait=True)
         if not text:
+            chart.clear_output()  # no chart without a size
             table.value = "<p>Type a model size in the box, e.g. 1.5B.</p>"
             return
         try:
             rows = size_table(text)
         except ValueError as error:
+            chart.clear_output()  # wait=True clears only when new output comes, and none comes after a refusal
             table.value = f"<p style='color:#b00'>⚠ {html.escape(str(error))}</p>"
             return
         table.value = f"<b>{html.escape(text)} parameters</b><pre>{html.escape(format_table(rows))}</pre>"
