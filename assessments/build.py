@@ -25,6 +25,7 @@ import nbformat
 
 from assessments import integrity, specs
 from assessments.cells import code, markdown, nbgrader_meta, new_notebook, solution_block, test_block, write_notebook
+from assessments.isolation import hidden_problems
 
 REPO = specs.HERE.parent
 SOURCE = specs.HERE / "source"
@@ -81,8 +82,11 @@ def build_quiz(path: Path) -> tuple[str, nbformat.NotebookNode]:
         header = f"## Question {number} ({q['kind']}, {q['points']} point{'s' if q['points'] != 1 else ''})"
         cells.append(markdown(f"{header}\n\n{q['prompt']}", f"{qid}_prompt"))
         cells.append(code(solution_block(q["solution"]), f"{qid}_answer", solution=True))
-        cells.append(code(test_block(q["tests"], q["hidden"]), f"{qid}_test", grade=True, locked=True,
-                          points=q["points"]))
+        test = test_block(q["tests"], q["hidden"])
+        problems = hidden_problems(test, q["points"])
+        if problems:  # hidden tests are compared in the grader, never run in the student's kernel
+            raise specs.SpecError(f"{path}: question {qid}: " + "; ".join(problems))
+        cells.append(code(test, f"{qid}_test", grade=True, locked=True, points=q["points"]))
     if spec.get("outro"):
         cells.append(markdown(spec["outro"], f"{name}_outro"))
     return name, new_notebook(cells)

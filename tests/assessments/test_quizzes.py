@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import io
 import json
 
@@ -18,6 +19,7 @@ from nbgrader.utils import determine_grade
 
 from assessments import build
 from assessments.build import build_quiz
+from assessments.isolation import CompareHiddenValues, IsolateHiddenTests, hidden_problems, rewrite_hidden
 from assessments.specs import HERE, SpecError, quiz_specs
 
 SPECS = quiz_specs()
@@ -28,18 +30,24 @@ def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def run_inprocess(nb) -> dict[str, float]:
-    """Execute code cells in one namespace, record their outputs as a kernel would, score grade cells with nbgrader."""
+def run_inprocess(nb, isolated: bool = False) -> dict[str, float]:
+    """Execute code cells in one namespace, record their outputs as a kernel would, score grade cells with nbgrader.
+
+    `isolated`: grade as autograde does, hidden statements rewritten so the namespace only prints the student's
+    values and the comparison runs here (assessments.isolation)."""
     namespace: dict = {}
     scores = {}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
+        if isolated:
+            cell, _ = IsolateHiddenTests().preprocess_cell(cell, {}, 0)
         cell.outputs = []
+        printed = io.StringIO()
         try:
             tree = ast.parse(cell.source)
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(printed):
                 exec(compile(tree, "<cell>", "exec"), namespace)
                 value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace) if last else None
             if value is not None:
@@ -47,6 +55,10 @@ def run_inprocess(nb) -> dict[str, float]:
         except Exception as exc:
             cell.outputs.append(nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=str(exc),
                                                        traceback=[]))
+        if printed.getvalue():
+            cell.outputs.insert(0, nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue()))
+        if isolated:
+            cell, _ = CompareHiddenValues().preprocess_cell(cell, {}, 0)
         meta = nbgrader_meta(cell)
         if meta.get("grade") and not meta.get("solution"):
             scores[meta["grade_id"]] = determine_grade(cell)[0]
@@ -90,10 +102,10 @@ def test_quiz_metadata_is_sound(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_answer_key_earns_full_marks(spec):
     _, nb = build_quiz(spec)
-    scores = run_inprocess(nb)
     maximum = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in nb.cells
                if nbgrader_meta(c)["grade"]}
-    assert scores == maximum
+    assert run_inprocess(copy.deepcopy(nb)) == maximum
+    assert run_inprocess(nb, isolated=True) == maximum  # as autograde grades it: compared outside the kernel
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
@@ -104,6 +116,7 @@ def test_release_strips_solutions_and_hidden_tests_and_stubs_score_zero(spec):
     assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
     # the release stubs, graded with the hidden tests: nothing is earned without an answer
     assert set(run_inprocess(with_answers_from(source, release)).values()) == {0.0}
+    assert set(run_inprocess(with_answers_from(source, release), isolated=True).values()) == {0.0}
 
 
 def test_partial_credit_in_the_ladder_question():
@@ -112,7 +125,36 @@ def test_partial_credit_in_the_ladder_question():
     for cell in nb.cells:
         if nbgrader_meta(cell)["grade_id"] == "ch01_ladder_answer":
             cell.source = 'ladder = {"gap_a": "rag", "gap_b": "prompt", "gap_c": "pretrain"}'
-    assert run_inprocess(nb)["ch01_ladder_test"] == 2.0
+    assert run_inprocess(copy.deepcopy(nb))["ch01_ladder_test"] == 2.0
+    assert run_inprocess(nb, isolated=True)["ch01_ladder_test"] == 2.0  # counted by the grader
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_every_hidden_statement_is_compared_in_the_grader(spec):
+    """No hidden quiz statement runs in the student's kernel: each is of a form assessments.isolation rewrites
+    (the kernel prints the student's value, the grader compares). The build refuses any other shape."""
+    _, nb = build_quiz(spec)
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta["grade"]:
+            source, specs, left_in_kernel = rewrite_hidden(cell.source)
+            assert hidden_problems(cell.source, meta["points"]) == [] and left_in_kernel == 0, meta["grade_id"]
+            assert specs and "### BEGIN HIDDEN TESTS" in source, meta["grade_id"]
+
+
+def test_build_refuses_hidden_tests_that_would_run_in_the_kernel(tmp_path):
+    spec = tmp_path / "ch99_quiz.yaml"
+    question = ("assignment: ch99_quiz\ntitle: t\nintro: i\nquestions:\n  - id: q\n    kind: code\n    points: 2\n"
+                "    prompt: p\n    solution: 'def f(x):\n    return 2 * x'\n    tests: assert f(1) == 2\n"
+                "    hidden: |\n{}")
+    spec.write_text(question.format("      for x in range(3):\n          assert f(x) == 2 * x\n"))
+    with pytest.raises(SpecError, match=r"question q: hidden statement `for x in range\(3\):` would run"):
+        build_quiz(spec)
+    spec.write_text(question.format("      float(sum([f(1) == 2, f(2) == 4, f(3) == 6]))\n"))
+    with pytest.raises(SpecError, match="partial credit counts 3 parts for 2 points"):
+        build_quiz(spec)
+    spec.write_text(question.format("      assert f(3) == 6\n      float(sum([f(1) == 2, f(2) == 4]))\n"))
+    assert build_quiz(spec)[0] == "ch99_quiz"
 
 
 def test_wrong_but_well_formed_answers_pass_visible_tests_and_fail_hidden_ones():
