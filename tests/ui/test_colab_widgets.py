@@ -14,6 +14,7 @@ there; a bare pytest without it skips with the command to run.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import sys
@@ -224,7 +225,7 @@ def test_ladder_widget(browser):
 def test_memory_widget(browser):
     shown = browser.run("from workbook.ui.memory_calculator import memory_widget\ndisplay(memory_widget(7.0))")
     view = browser.widget(shown)
-    table, chart = browser.tree(view, "HTMLModel")[0], browser.tree(view, "OutputModel")[0]
+    table, chart = browser.tree(view, "HTMLModel")[-1], browser.tree(view, "OutputModel")[0]  # [0]: the busy hint
     precision = browser.tree(view, "DropdownModel")[0]
     first = browser.images(chart)
     assert "112.0" in browser.models[table]["value"] and len(first) == 1
@@ -286,15 +287,19 @@ def test_rank_slider(browser):
 def test_size_widget(browser):
     view = browser.widget(browser.run("from workbook.ui.size_table import size_widget\nsize_widget()"))
     preset, typed = browser.tree(view, "DropdownModel")[0], browser.tree(view, "TextModel")[0]
-    table = browser.tree(view, "OutputModel")[0]
-    assert "28.00" in browser.text(table) and len(browser.images(table)) == 1  # 7B in FP32
+    table, chart = browser.tree(view, "HTMLModel")[-1], browser.tree(view, "OutputModel")[0]  # [0]: the busy hint
+
+    def shown() -> str:
+        return html.unescape(browser.models[table]["value"])
+
+    assert "28.00" in shown() and len(browser.images(chart)) == 1  # 7B in FP32
     quiet(browser.type(typed, "1.5B"))  # "1", "1.", "1.5" on the way: each a table or a message, never a traceback
     assert browser.models[preset]["_options_labels"][browser.models[preset]["index"]] == "typed"
-    assert "6.00" in browser.text(table) and "28.00" not in browser.text(table) and len(browser.images(table)) == 1
+    assert "6.00" in shown() and "28.00" not in shown() and len(browser.images(chart)) == 1
     quiet(browser.set(typed, value="abc"))  # bad input, pasted: a clear message in the widget, no traceback
-    assert "Cannot read 'abc' as a model size" in browser.text(table) and not browser.images(table)
+    assert "Cannot read 'abc' as a model size" in shown() and not browser.images(chart)
     quiet(browser.choose(preset, "70B"))
-    assert "280.00" in browser.text(table) and len(browser.images(table)) == 1
+    assert "280.00" in shown() and len(browser.images(chart)) == 1
 
 
 def test_temperature_widget(browser):
@@ -304,7 +309,7 @@ def test_temperature_widget(browser):
         explorer = TemperatureExplorer([4, 2, 0], ["dog", "wolf", "cat"])
         display(temperature_widget(explorer, initial=2.0))
         """))
-    text, plot = browser.tree(view, "HTMLModel")[0], browser.tree(view, "OutputModel")[0]
+    text, plot = browser.tree(view, "HTMLModel")[-1], browser.tree(view, "OutputModel")[0]  # [0]: the busy hint
     first = browser.images(plot)
     assert "dog 0.665" in browser.models[text]["value"] and len(first) == 1
     quiet(browser.set(browser.tree(view, "FloatSliderModel")[0], value=4.0))

@@ -20,7 +20,8 @@ def test_widget_updates_and_reports_errors(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a[0]))
     box = memory_widget(7)
-    params, row, mixed, table = box.children[0], box.children[1], box.children[2], box.children[3]
+    params, row, mixed, hint, table = box.children[:5]
+    assert "busy" in hint.value
     precision = row.children[0]
     assert "112.0" in table.value
     params.value = 8.0

@@ -10,7 +10,8 @@ from workbook.ui.temperature import temperature_widget
 
 def test_slider_drives_the_description():
     box = temperature_widget(TemperatureExplorer([4, 2, 0], ["dog", "wolf", "cat"]), initial=2.0)
-    slider, text = box.children[0], box.children[1]
+    slider, hint, text = box.children[:3]
+    assert "busy" in hint.value
     assert slider.value == 2.0 and "dog 0.665" in text.value
     slider.value = 8.0
     assert "T = 8:" in text.value

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from workbook.topics.memory import GB, OPTIMIZERS, WEIGHT_PRECISIONS, MemoryEstimate, full_finetune_memory
+from workbook.ui.hints import busy_hint
 
 
 def breakdown_html(estimate: MemoryEstimate, params_billion: float) -> str:
@@ -79,4 +80,4 @@ def memory_widget(params_billion: float = 7.0):  # -> ipywidgets.VBox
     for control in (params, precision, optimizer, mixed, gpu):
         control.observe(refresh, names="value")
     refresh()
-    return widgets.VBox([params, widgets.HBox([precision, optimizer, gpu]), mixed, table, chart])
+    return widgets.VBox([params, widgets.HBox([precision, optimizer, gpu]), mixed, busy_hint(), table, chart])

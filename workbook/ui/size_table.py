@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from workbook.topics.quant_table import PRESETS, format_table, plot_sizes, size_table
+from workbook.ui.hints import busy_hint
 
 _ROW = re.compile(r"^(?P<fmt>\S.*?)\s+(?P<bits>\d+\.\d+)\s+(?P<gb>\d+\.\d+)\s+(?P<ratio>\d+\.\d+)$")
 
@@ -56,7 +57,7 @@ def size_widget(size: str = "7B") -> Any:
     preset.observe(redraw, names="value")
     typed.observe(on_typed, names="value")
     redraw()
-    box = widgets.VBox([widgets.HBox([preset, typed]), table, chart])
+    box = widgets.VBox([widgets.HBox([preset, typed]), busy_hint(), table, chart])
     box.preset, box.typed, box.table, box.chart = preset, typed, table, chart
     return box
 

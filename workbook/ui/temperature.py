@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from workbook.topics.distill import TemperatureExplorer
+from workbook.ui.hints import busy_hint
 
 
 def temperature_widget(explorer: TemperatureExplorer, initial: float = 1.0) -> Any:
-    """A FloatSlider over T, the probabilities as text, and an Output holding the explorer's bar plot."""
+    """A FloatSlider over T, the busy hint, the probabilities as text, and an Output holding the bar plot."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
@@ -25,4 +26,4 @@ def temperature_widget(explorer: TemperatureExplorer, initial: float = 1.0) -> A
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, text, out])
+    return widgets.VBox([slider, busy_hint(), text, out])
