@@ -69,6 +69,16 @@ def kernel_limits() -> dict[str, int]:
     return {"disk": _env_limit("WORKBOOK_KERNEL_DISK_MB", WORKDIR_BYTES, 2**20),
             "memory": _env_limit("WORKBOOK_KERNEL_MEMORY_MB", CGROUP_LIMITS["memory"], 2**20),
             "pids": _env_limit("WORKBOOK_KERNEL_PIDS", CGROUP_LIMITS["pids"])}
+
+MESSAGE_BYTES = 4 * 2**20  # the largest frame of one kernel message the grader accepts (WORKBOOK_MESSAGE_MB)
+QUEUE_MESSAGES = 64  # messages ZeroMQ may queue for the grader per channel: at most 64 x 4 MiB held
+
+
+def message_limits() -> dict[str, int]:
+    """What one kernel message may weigh in the grader, and how many may wait: bounds before parsing."""
+    return {"bytes": _env_limit("WORKBOOK_MESSAGE_MB", MESSAGE_BYTES, 2**20), "queue": QUEUE_MESSAGES}
+
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # The working directory is a fresh tmpfs: copy the staged submission in, then become the kernel.
 BOOT = ("import os,shutil,sys;shutil.copytree(sys.argv[1],'.',dirs_exist_ok=True,symlinks=True);"
@@ -266,6 +276,21 @@ class SandboxKernelManager(AsyncKernelManager):
     _socket_dir: str | None = None
     _stage_dir: str | None = None
     _cgroup: Cgroup | None = None
+
+    def client(self, **kwargs):
+        """A client whose sockets refuse any message frame over MESSAGE_BYTES and queue at most QUEUE_MESSAGES
+        messages: an enormous output message is dropped by ZeroMQ as it arrives (the connection is reset and
+        re-made), so it is never held in the grader's memory (the output budget then applies per message)."""
+        import zmq
+        import zmq.asyncio
+
+        context = zmq.asyncio.Context()
+        limits = message_limits()
+        context.setsockopt(zmq.MAXMSGSIZE, limits["bytes"])
+        context.setsockopt(zmq.RCVHWM, limits["queue"])
+        kc = super().client(context=context, **kwargs)
+        kc._created_context = True  # the client terminates it when it stops
+        return kc
 
     async def _async_pre_start_kernel(self, **kw):
         self._socket_dir = tempfile.mkdtemp(prefix="wb-kernel-")
