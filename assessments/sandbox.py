@@ -8,14 +8,17 @@ namespace has no route to the grader's loopback.
 
 What the kernel sees (everything else on the host is absent, not just unreadable):
 - read-only: /usr, /bin, /lib*, a few files of /etc, the Python install and the virtualenv;
-- read-only: the course's `workbook/` and `data/` at /workbook/workbook and /workbook/data;
+- read-only: a neutral temporary copy of the course's `workbook/` and `data/` at /workbook/workbook and
+  /workbook/data (so /proc/self/mountinfo names no repository path but the virtualenv's);
 - its working directory /workbook/<assignment>: a private, size-capped, in-memory copy of the submission's
   regular files (no notebook: the sanitised one holds the hidden tests, and nbgrader runs it from memory),
   copied from a neutral staging folder; everything the kernel writes there is discarded with it, so trusted
   code never meets a link, a FIFO or an extra file the kernel left behind (the autograded folder is only
   ever written by nbgrader);
 - a private, empty, in-memory /tmp (also HOME), size-capped, gone when the kernel exits; fresh /proc and /dev;
-- the kernel-socket folder (a neutral temporary path; the sockets must be created there);
+- the kernel-socket folder at /workbook/.sockets (a fresh temporary folder per kernel start, the sockets must
+  be created there; nothing trusted reads it, it is deleted with the kernel) and a read-only copy of the
+  connection file at /workbook/.connection.json (the grader's own lives in a folder the kernel cannot see);
 - nothing else is writable: the sandbox root is remounted read-only.
 
 bwrap's own arguments (host paths) are passed through a pipe (`--args`), so /proc/1/cmdline inside shows none.
@@ -25,6 +28,7 @@ memory and a process cap; per-process rlimits always apply (see LIMITS, CGROUP_L
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -43,6 +47,8 @@ from workbook.core.config import ROOT as REPO
 
 MOUNT_ROOT = "/workbook"
 STAGE_MOUNT = f"{MOUNT_ROOT}/.submission"  # read-only copy of the submission, copied into the working dir
+SOCKET_MOUNT = f"{MOUNT_ROOT}/.sockets"  # the kernel's throwaway socket folder (the only writable host folder)
+CONNECTION_MOUNT = f"{MOUNT_ROOT}/.connection.json"  # the kernel's connection file, read-only
 # Environment variables passed through to the kernel; everything else is cleared.
 PASS_ENV = ("NBGRADER_EXECUTION", "WORKBOOK_FAST", "LANG", "LC_ALL", "TZ")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts")
@@ -114,7 +120,7 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith(("/usr/", "/bin", "/lib")))
 
 
-def stage_submission(submission_dir: str | Path, limit: int = STAGE_BYTES) -> str:
+def stage_submission(submission_dir: str | Path, limit: int = STAGE_BYTES, keep_notebooks: bool = False) -> str:
     """A neutral temporary copy of the submission's regular files, notebooks left out (lstat, never followed).
 
     Links, FIFOs, devices and sockets are skipped, as is anything past `limit` bytes in all; the kernel gets this
@@ -129,7 +135,8 @@ def stage_submission(submission_dir: str | Path, limit: int = STAGE_BYTES) -> st
         for name in sorted(files):
             source = os.path.join(top, name)
             info = os.lstat(source)
-            if name.endswith(".ipynb") or not stat.S_ISREG(info.st_mode) or total + info.st_size > limit:
+            if ((name.endswith(".ipynb") and not keep_notebooks) or not stat.S_ISREG(info.st_mode)
+                    or total + info.st_size > limit):
                 continue
             target = os.path.normpath(os.path.join(stage, rel, name))
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -140,11 +147,26 @@ def stage_submission(submission_dir: str | Path, limit: int = STAGE_BYTES) -> st
     return stage
 
 
-def bwrap_args(submission_dir: str, socket_dir: str, assignment: str, student: str | None = None) -> list[str]:
+def stage_library(limit: int = STAGE_BYTES) -> str:
+    """A neutral temporary copy of the course's `workbook/` and `data/` (plain files only), so the sandbox's
+    /proc/self/mountinfo, which names each bind mount's source, shows a temporary folder, not the repository."""
+    library = tempfile.mkdtemp(prefix="wb-lib-")
+    os.chmod(library, 0o755)
+    for name in ("workbook", "data"):
+        if (REPO / name).is_dir():
+            copied = stage_submission(REPO / name, limit, keep_notebooks=True)
+            os.rename(copied, os.path.join(library, name))
+    return library
+
+
+def bwrap_args(submission_dir: str, socket_dir: str, assignment: str, student: str | None = None,
+               library: str | None = None, connection: str | None = None) -> list[str]:
     """bwrap's options (without the executable and the command) confining a kernel to a copy of its submission.
 
     `submission_dir` is the staged copy (see stage_submission), mounted read-only and copied into the working
-    directory by BOOT.
+    directory by BOOT. `library`: a staged copy of the course library (stage_library; default the repository's
+    own folders). `socket_dir` is mounted at SOCKET_MOUNT when `connection` (the kernel's connection file, which
+    names that mount) is given; the connection file is mounted read-only at CONNECTION_MOUNT.
     """
     workdir = f"{MOUNT_ROOT}/{assignment}"
     args = ["--unshare-all", "--die-with-parent", "--clearenv"]
@@ -161,10 +183,16 @@ def bwrap_args(submission_dir: str, socket_dir: str, assignment: str, student: s
         args += ["--ro-bind", root, root]
     args += ["--tmpfs", MOUNT_ROOT]
     for name in ("workbook", "data"):
-        if (REPO / name).is_dir():
-            args += ["--ro-bind", str(REPO / name), f"{MOUNT_ROOT}/{name}"]
+        source = Path(library) / name if library else REPO / name
+        if source.is_dir():
+            args += ["--ro-bind", str(source), f"{MOUNT_ROOT}/{name}"]
     args += ["--ro-bind", submission_dir, STAGE_MOUNT, "--size", str(kernel_limits()["disk"]), "--tmpfs", workdir]
-    args += ["--remount-ro", MOUNT_ROOT, "--bind", socket_dir, socket_dir, "--remount-ro", "/", "--chdir", workdir]
+    if connection:
+        args += ["--bind", socket_dir, SOCKET_MOUNT, "--ro-bind", connection, CONNECTION_MOUNT]
+        args += ["--remount-ro", MOUNT_ROOT]
+    else:
+        args += ["--remount-ro", MOUNT_ROOT, "--bind", socket_dir, socket_dir]
+    args += ["--remount-ro", "/", "--chdir", workdir]
     env = {"HOME": "/tmp", "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "PYTHONPATH": MOUNT_ROOT,
            "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"}
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
@@ -274,7 +302,9 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run under bubblewrap and connect over ipc sockets."""
 
     _socket_dir: str | None = None
+    _private_dir: str | None = None
     _stage_dir: str | None = None
+    _library_dir: str | None = None
     _cgroup: Cgroup | None = None
 
     def client(self, **kwargs):
@@ -293,11 +323,33 @@ class SandboxKernelManager(AsyncKernelManager):
         return kc
 
     async def _async_pre_start_kernel(self, **kw):
+        """Per kernel start: a fresh socket folder (the kernel may write there; nothing trusted reads it, and it is
+        deleted with the kernel, never followed) and a grader-private folder with the connection files."""
+        self._remove_folders(("_socket_dir", "_private_dir"))  # a restart leaves no folder behind
         self._socket_dir = tempfile.mkdtemp(prefix="wb-kernel-")
+        self._private_dir = tempfile.mkdtemp(prefix="wb-conn-")
         self.transport = "ipc"
         self.ip = os.path.join(self._socket_dir, "kernel")
-        self.connection_file = os.path.join(self._socket_dir, "connection.json")
+        self.connection_file = os.path.join(self._private_dir, "connection.json")
         return await super()._async_pre_start_kernel(**kw)
+
+    def _kernel_connection(self) -> str:
+        """The kernel's own connection file: the grader's, with the socket folder named as mounted inside."""
+        with open(self.connection_file, encoding="utf-8") as fh:
+            info = json.load(fh)
+        info["ip"] = f"{SOCKET_MOUNT}/kernel"
+        path = os.path.join(self._private_dir, "kernel.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+        os.chmod(path, 0o644)
+        os.chmod(self._private_dir, 0o755)
+        return path
+
+    def _remove_folders(self, attrs) -> None:
+        for attr in attrs:
+            if getattr(self, attr, None):
+                shutil.rmtree(getattr(self, attr), ignore_errors=True)  # never follows a link
+                setattr(self, attr, None)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         submission_dir = os.path.realpath(kw.get("cwd") or os.getcwd())
@@ -306,7 +358,11 @@ class SandboxKernelManager(AsyncKernelManager):
             kernel_cmd = [python, *kernel_cmd[1:]]
         folder = Path(submission_dir)  # nbgrader's autograded/<student>/<assignment>
         self._stage_dir = stage_submission(submission_dir)
-        options = bwrap_args(self._stage_dir, self._socket_dir, folder.name, folder.parent.name)
+        self._library_dir = stage_library()
+        connection = self._kernel_connection()
+        kernel_cmd = [CONNECTION_MOUNT if arg == self.connection_file else arg for arg in kernel_cmd]
+        options = bwrap_args(self._stage_dir, self._socket_dir, folder.name, folder.parent.name,
+                             library=self._library_dir, connection=connection)
         read_fd, write_fd = os.pipe()
         payload = b"".join(arg.encode() + b"\0" for arg in options)
         os.write(write_fd, payload)  # a few KiB: well under a pipe's buffer
@@ -331,7 +387,5 @@ class SandboxKernelManager(AsyncKernelManager):
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
-        for attr in ("_socket_dir", "_stage_dir") if not restart else ("_stage_dir",):
-            if getattr(self, attr):
-                shutil.rmtree(getattr(self, attr), ignore_errors=True)
-                setattr(self, attr, None)
+        self._remove_folders(("_stage_dir", "_library_dir") if restart else
+                             ("_socket_dir", "_private_dir", "_stage_dir", "_library_dir"))

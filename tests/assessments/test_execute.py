@@ -44,3 +44,44 @@ def test_one_enormous_message_is_dropped_before_the_grader_holds_it():
     first, second = report["texts"]
     assert sum(map(len, first)) < 1000 and any("over the grader's size limit was dropped" in t for t in first)
     assert second == ["after 42\n"]  # the channels were re-made: the next cell's output arrives
+
+
+KERNEL_LITTER = """import json, os
+roots = {line.split()[4]: line.split()[3] for line in open('/proc/self/mountinfo')}
+try:
+    open('/workbook/.connection.json', 'a').write('{}')
+    connection = 'written'
+except OSError:
+    connection = 'read-only'
+open('/workbook/.sockets/junk', 'w').write('x' * 1000)
+os.symlink('/etc/passwd', '/workbook/.sockets/connection.json')
+os.mkfifo('/workbook/.sockets/kernel-1.fifo')
+print('REPORT ' + json.dumps({'roots': roots, 'connection': connection}))
+"""
+
+
+@pytest.mark.skipif(SANDBOX is not None, reason=f"bubblewrap unavailable: {SANDBOX}")
+def test_the_socket_folder_is_a_throwaway_and_the_mounts_name_no_course_path(tmp_path):
+    import os
+    import tempfile
+
+    import nbformat
+
+    from assessments.execute import LimitedExecute
+    from assessments.sandbox import REPO, SOCKET_MOUNT, SandboxKernelManager
+
+    passwd = os.stat("/etc/passwd")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_LITTER)])
+    ex = LimitedExecute(timeout=30, raise_on_iopub_timeout=False, kernel_manager_class=SandboxKernelManager,
+                        kernel_name="python3")
+    ex.preprocess(nb, {"metadata": {"path": tempfile.mkdtemp(dir=tmp_path)}})
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    report = json.loads(text.split("REPORT ", 1)[1].splitlines()[0])
+    assert report["connection"] == "read-only"  # the kernel cannot rewrite what the grader connected with
+    socket_folder = report["roots"][SOCKET_MOUNT]
+    assert socket_folder.startswith(tempfile.gettempdir()) and not os.path.lexists(socket_folder)  # deleted
+    assert not os.path.lexists(report["roots"]["/workbook/.connection.json"])
+    assert os.stat("/etc/passwd") == passwd  # the link in it was removed, never followed
+    named = [source for source in report["roots"].values() if source.startswith(str(REPO))]
+    venv = os.path.realpath(sys.prefix)
+    assert all(source.startswith(venv) for source in named), named  # only the interpreter's own install

@@ -225,6 +225,8 @@ def test_kernel_sees_no_host_paths_in_proc(graded):
     cmdline = report["proc"]["/proc/1/cmdline"]
     assert str(graded["course"]) not in cmdline and "--ro-bind" not in cmdline, cmdline
     assert str(graded["course"]) not in report["proc"]["/proc/self/mountinfo"]
+    for folder in ("workbook", "data"):  # the course library is bound from a neutral copy
+        assert str(REPO / folder) not in report["proc"]["/proc/self/mountinfo"]
 
 
 def test_disk_and_processes_are_capped_per_kernel(graded):
