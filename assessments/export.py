@@ -98,7 +98,7 @@ def export(course: Path = HERE, out: Path | None = None) -> list[Path]:
 
 
 def _student_entry(gb: Gradebook, course: Path, assignment: str, student: str, copies: dict[str, list[str]],
-                   near: dict[str, list[str]]):
+                   near: dict[str, list[str]], similar: dict[str, dict[str, float]] | None = None):
     """(report entry, CSV rows) of one submission, or None when the student did not submit it."""
     try:
         submission = gb.find_submission(assignment, student)
@@ -112,6 +112,10 @@ def _student_entry(gb: Gradebook, course: Path, assignment: str, student: str, c
     others = [s for s in near.get(student, []) if s not in copies.get(student, [])]
     if others:
         flags.append(f"evidence timing identical to (a copy with shifted times?): {', '.join(others)}")
+    written = (similar or {}).get(student, {})
+    if written:
+        flags.append("failure-analysis explanations near-identical to (a reworded copy?): "
+                     + ", ".join(f"{other} (similarity {ratio:.2f})" for other, ratio in written.items()))
     if not folder.is_dir():
         flags.append("not autograded: see the autograde command's SKIPPED lines")
     flags += limit_flags(folder, assignment)
@@ -149,9 +153,10 @@ def export_outcome(course: Path = HERE, out: Path | None = None) -> Outcome:
             lab = lab_spec(assignment) is not None
             copies = regrade.copied_packets(course, assignment, students) if lab else {}
             near = regrade.near_copies(course, assignment, students) if lab else {}
+            similar = regrade.similar_writing(course, assignment, students) if lab else {}
             for student in students:
                 try:
-                    found = _student_entry(gb, course, assignment, student, copies, near)
+                    found = _student_entry(gb, course, assignment, student, copies, near, similar)
                 except Exception as exc:  # report it and carry on with the class
                     outcome.skipped[f"{student}/{assignment}"] = f"{type(exc).__name__}: {str(exc)[:300]}"
                     continue

@@ -6,7 +6,9 @@
 - Copied packets: two students whose timestamped evidence files have the same sha256 (a packet records one
   run; two runs never log identical timestamps); and near-copies, whose runs have the same rhythm: the intervals
   between consecutive timestamps (baseline answers, then training-log entries), to the millisecond. A copy with
-  the student id changed and every time shifted keeps that rhythm; two real runs never share it.
+  the student id changed and every time shifted keeps that rhythm; two real runs never share it. And copies by
+  content: packets whose failure-analysis explanations (the student's own writing; the model's answers of
+  seeded runs legitimately coincide) are near-identical once student ids are removed, a few words reworded or not.
 - Kernel tampering: code that hooks IPython or the tracer can rewrite or skip later cells (the hidden tests run
   in the same kernel). Such submissions are flagged for a human; lab gates are also re-checked outside the
   sandbox by export.
@@ -17,10 +19,12 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from workbook.evidence import untrusted
-from workbook.evidence.packet import parse_time
+from workbook.evidence.packet import parse_failure_cases, parse_time
+from workbook.evidence.writers import AUTO_DIAGNOSIS_STARTS
 
 # Evidence files stamped with wall-clock times, so no two runs write them identically. (Seeded CPU runs are
 # deterministic: two honest students may well produce identical eval_results.json and loss_curve.png.)
@@ -98,6 +102,51 @@ def find_near_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
         if rhythm is not None:
             owners[rhythm].add(student)
     return _shared(owners)
+
+
+SIMILAR_WRITING = 0.9  # mean similarity of the explanations two packets share, above which a human should look
+MIN_EXPLAINED = 3  # explanations both packets must share (each at least MIN_WORDS words) to compare at all
+MIN_WORDS = 6
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def written_explanations(evidence_dir: Path, names: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """case id -> the student's own failure-analysis explanation as lower-case words, without student ids (the
+    manifest's and `names`), pre-filled ones and short ones left out; {} when unreadable. The model's answers
+    are no evidence of copying (seeded runs of one notebook answer alike); the student's explanations are."""
+    try:
+        text = untrusted.read_text(Path(evidence_dir) / "failure_analysis.md", limit=2**20)
+    except untrusted.UntrustedFileError:
+        return {}
+    drop = {w for name in (*names, manifest_student(evidence_dir) or "") for w in _WORD.findall(name.lower())}
+    found = {}
+    for case in parse_failure_cases(text):
+        own = "\n".join(line for line in case["explanation"].splitlines()
+                         if not line.strip().startswith(AUTO_DIAGNOSIS_STARTS))  # the lab's pre-filled reading
+        words = tuple(w for w in _WORD.findall(own.lower()) if w not in drop)[:400]
+        if not case["auto_generated"] and len(words) >= MIN_WORDS:
+            found[case["id"]] = words
+    return found
+
+
+def find_similar_writing(packets: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """student -> {other student: similarity} for pairs whose shared explanations are near-identical (mean
+    difflib ratio over the words of each shared case >= SIMILAR_WRITING): a copy with the id changed, the times
+    shifted and a few words reworded is found; two students who wrote their own are not."""
+    written = {s: written_explanations(p, tuple(packets)) for s, p in packets.items()}
+    found: dict[str, dict[str, float]] = defaultdict(dict)
+    students = sorted(written)
+    for i, first in enumerate(students):
+        for second in students[i + 1:]:
+            shared = sorted(set(written[first]) & set(written[second]))
+            if len(shared) < MIN_EXPLAINED:
+                continue
+            ratios = [SequenceMatcher(None, written[first][c], written[second][c], autojunk=False).ratio()
+                      for c in shared]
+            similarity = round(sum(ratios) / len(ratios), 3)
+            if similarity >= SIMILAR_WRITING:
+                found[first][second] = found[second][first] = similarity
+    return {s: dict(sorted(o.items())) for s, o in sorted(found.items())}
 
 
 def _shared(owners: dict) -> dict[str, list[str]]:

@@ -58,3 +58,9 @@ def near_copies(course: Path, assignment: str, students: list[str]) -> dict[str,
     """student -> the other students whose autograded packet has the same run rhythm (times shifted, id changed)."""
     packets = {s: course / "autograded" / s / assignment / "evidence" for s in students}
     return integrity.find_near_copies({s: p for s, p in packets.items() if p.is_dir() and not p.is_symlink()})
+
+
+def similar_writing(course: Path, assignment: str, students: list[str]) -> dict[str, dict[str, float]]:
+    """student -> {other student: similarity} whose autograded packets' failure explanations are near-identical."""
+    packets = {s: course / "autograded" / s / assignment / "evidence" for s in students}
+    return integrity.find_similar_writing({s: p for s, p in packets.items() if p.is_dir() and not p.is_symlink()})

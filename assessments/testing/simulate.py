@@ -11,6 +11,7 @@ that must cost (and nothing else).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -97,10 +98,31 @@ def honest_packet(folder: Path, student: str, locked_test: Path | None = None, s
     return folder
 
 
+OPENINGS = ("My reading ({student}):", "What I see ({student}) is that", "As far as I can tell ({student}),",
+            "Looking at this case ({student}),", "I think ({student})")
+OBSERVATIONS = ("the tuned model kept the structure of a similar training answer but dropped a fact",
+                "the answer copies the template of a neighbouring article and loses the deadline",
+                "it names the right regulation yet forgets which authority must be told",
+                "the first sentence is right, then it drifts into a generic disclaimer",
+                "the model merges two obligations from different training rows into one")
+CAUSES = ("probably because the question looks like another one in the training set.",
+          "which suggests the key fact appeared only once in training.",
+          "so more epochs or a larger rank might help, though I did not test that.",
+          "and the reference itself is long, so the ROUGE-L score punishes the short answer.",
+          "likely since greedy decoding stops after the most frequent phrasing.")
+
+
 def _explain_cases(path: Path, student: str) -> None:
+    """Each case gets the student's own explanation: their phrasing differs from every other student's."""
     text = path.read_text(encoding="utf-8")
-    own = f"My reading ({student}): the tuned model kept the structure of a similar training answer but dropped a fact."
-    path.write_text(text.replace(AUTO_MARKER + "\n", own + "\n"), encoding="utf-8")
+    case = 0
+    while AUTO_MARKER + "\n" in text:
+        key = int.from_bytes(hashlib.sha256(f"{student}/{case}".encode()).digest()[:8], "big")
+        parts = [bank[(key >> (8 * n)) % len(bank)] for n, bank in enumerate((OPENINGS, OBSERVATIONS, CAUSES))]
+        own = f"{parts[0].format(student=student)} {parts[1]}, {parts[2]}"
+        text = text.replace(AUTO_MARKER + "\n", own + "\n", 1)
+        case += 1
+    path.write_text(text, encoding="utf-8")
 
 
 def _manifest(folder: Path) -> dict:

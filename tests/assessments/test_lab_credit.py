@@ -174,6 +174,32 @@ def test_a_copy_with_the_id_changed_and_times_shifted_is_found(packet, tmp_path)
     assert integrity.find_near_copies({"alice": packet, "carol": carol}) == {}
 
 
+def test_a_reworded_copy_is_found_by_its_content_and_honest_runs_are_not(packet, tmp_path):
+    """Copied packet, id changed, every time shifted by its own amount (no shared rhythm left), a few words of each
+    explanation reworded: its explanations are still near-identical to the original's. Two students who each
+    wrote their own are not flagged, although their seeded runs gave the same model answers."""
+    bob = tmp_path / "bob" / "evidence"
+    shutil.copytree(packet, bob)
+    for name, key in (("baseline.jsonl", "timestamp"), ("training_log.jsonl", "logged_at")):
+        rows = read_jsonl(bob / name)
+        write_jsonl(bob / name, [dict(r, **{key: (datetime.fromisoformat(r[key]) + timedelta(
+            seconds=7 + 0.37 * i * i)).isoformat()}) if key in r else r for i, r in enumerate(rows)])
+    text = (bob / "failure_analysis.md").read_text()
+    for old, new in (("the", "this"), ("model", "network"), ("training", "fine-tuning")):
+        text = text.replace(f" {old} ", f" {new} ", 2)
+    (bob / "failure_analysis.md").write_text(text.replace("alice", "bob"))
+    _edit(bob, "manifest.json", lambda m: m.update(student_id="bob"))
+    packets = {"alice": packet, "bob": bob}
+    assert integrity.find_copies(packets) == {} and integrity.find_near_copies(packets) == {}  # bytes, rhythm: no
+    similar = integrity.find_similar_writing(packets)
+    assert set(similar) == {"alice", "bob"} and 0.9 <= similar["alice"]["bob"] < 1.0, similar
+    carol = simulate.honest_packet(tmp_path / "carol" / "evidence", "carol")
+    dave = simulate.honest_packet(tmp_path / "dave" / "evidence", "dave")
+    honest = {"alice": packet, "carol": carol, "dave": dave}
+    assert read_jsonl(carol / "baseline.jsonl")[0]["answer"] == read_jsonl(packet / "baseline.jsonl")[0]["answer"]
+    assert integrity.find_similar_writing(honest) == {}
+
+
 @pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 100_000 + b"]" * 100_000, b'{"files": [1, 2]}'])
 def test_the_trusted_recheck_survives_any_manifest(packet, content):
     """What once crashed export for the whole class is now one failing gate, with the reason."""

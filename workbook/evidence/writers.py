@@ -53,15 +53,18 @@ def write_manifest(evidence_dir: str | Path, fields: dict[str, Any]) -> Path:
     return write_json(folder / "manifest.json", manifest)
 
 
+AUTO_DIAGNOSIS_STARTS = ("Regression: the score fell", "Weak answer: tuned score")  # how _auto_diagnosis begins
+
+
 def _auto_diagnosis(row: dict[str, Any]) -> str:
     """A mechanical first reading of one case: which key facts went missing and how the answer changed."""
     tuned, base = row["tuned"], row["baseline"]
     missing = [fact for fact, hit in zip(row["key_facts"], tuned.get("facts_found", []), strict=False) if not hit]
     parts = []
     if tuned["score"] < base["score"]:
-        parts.append(f"Regression: the score fell from {base['score']:.2f} to {tuned['score']:.2f}.")
+        parts.append(f"{AUTO_DIAGNOSIS_STARTS[0]} from {base['score']:.2f} to {tuned['score']:.2f}.")
     else:
-        parts.append(f"Weak answer: tuned score {tuned['score']:.2f} (baseline {base['score']:.2f}).")
+        parts.append(f"{AUTO_DIAGNOSIS_STARTS[1]} {tuned['score']:.2f} (baseline {base['score']:.2f}).")
     if missing:
         parts.append("Key facts missing from the tuned answer: " + ", ".join(f'"{m}"' for m in missing) + ".")
     if row.get("coverage") == "unseen":
