@@ -278,25 +278,27 @@ def trl_loss_inputs(
     old_logps: list[Any],
     ref_logps: list[Any],
     pad_id: int,
+    device: Any,
 ) -> dict[str, Any]:
-    """The batch `GRPOTrainer._compute_loss` reads, built from one prompt's group (completions right-padded)."""
+    """The batch `GRPOTrainer._compute_loss` reads, built from one prompt's group (completions right-padded), on
+    `device` (the model's)."""
     import torch
 
     width = max(len(c) for c in completions)
 
     def padded(rows: list[Any], fill: float) -> Any:
-        return torch.tensor([list(map(float, r)) + [fill] * (width - len(r)) for r in rows])
+        return torch.tensor([list(map(float, r)) + [fill] * (width - len(r)) for r in rows], device=device)
 
     n = len(completions)
     return {
-        "prompt_ids": torch.tensor([prompt_ids] * n),
-        "prompt_mask": torch.ones(n, len(prompt_ids), dtype=torch.long),
+        "prompt_ids": torch.tensor([prompt_ids] * n, device=device),
+        "prompt_mask": torch.ones(n, len(prompt_ids), dtype=torch.long, device=device),
         "completion_ids": padded(completions, pad_id).long(),
         "completion_mask": padded([[1] * len(c) for c in completions], 0).long(),
-        "advantages": torch.tensor(list(advantages), dtype=torch.float32),
+        "advantages": torch.tensor(list(advantages), dtype=torch.float32, device=device),
         "old_per_token_logps": padded([lp.tolist() for lp in old_logps], 0.0),
         "ref_per_token_logps": padded([lp.tolist() for lp in ref_logps], 0.0),
-        "num_items_in_batch": torch.tensor(float(sum(len(c) for c in completions))),
+        "num_items_in_batch": torch.tensor(float(sum(len(c) for c in completions)), device=device),
     }
 
 
