@@ -111,3 +111,10 @@ def test_full_weight_delta_is_what_training_the_weight_itself_gives(tiny_llama):
         optimizer.zero_grad()
     delta, _ = full_weight_delta(model, tokenizer, model.model.layers[1].self_attn.q_proj, TEXTS, steps=2, lr=1e-3)
     assert torch.allclose(delta, layer.weight.detach() - before, atol=1e-5)
+
+
+def test_the_cost_says_more_once_lora_outgrows_the_matrix():
+    from workbook.topics.lora_rank import RankReport
+
+    assert RankReport(8, 4096, 4096, 1.0, 0.0, 65_536, 16_777_216).cost == "256.0x fewer"
+    assert RankReport(40, 48, 40, 1.0, 0.0, 3_520, 1_920).cost == "1.8x more"

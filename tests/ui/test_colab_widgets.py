@@ -246,9 +246,10 @@ def test_picker_widget(browser, tmp_path):
         from workbook.ui.picker import picker_widget
         pairs = [CandidatePair(f"p{{i}}", f"prompt {{i}}", f"A{{i}}", f"B{{i}}", "test") for i in range(2)]
         my_session = PreferenceSession(pairs, {str(picks)!r})
-        picker_widget(my_session)
+        import itertools
+        picker_widget(my_session, clock=itertools.count(0, 10).__next__)  # 10 s between clicks: none is a double
         """))
-    pair, message = browser.tree(view, "HTMLModel")
+    pair, hint, message = browser.tree(view, "HTMLModel")
     buttons = {browser.models[b]["description"]: b for b in browser.tree(view, "ButtonModel")}
     assert list(buttons) == ["A", "B", "Tie", "Skip", "Undo last pick"]
     assert "Pair 1 of 2" in browser.models[pair]["value"]
@@ -276,7 +277,7 @@ def test_rank_slider(browser):
         explorer = RankExplorer(torch.randn(40, 3) @ torch.randn(3, 30))
         rank_slider(explorer, initial=8)
         """))
-    numbers, plot = browser.tree(view, "HTMLModel")[0], browser.tree(view, "OutputModel")[0]
+    numbers, plot = browser.tree(view, "HTMLModel")[-1], browser.tree(view, "OutputModel")[0]  # [0]: the busy hint
     first = browser.images(plot)
     assert "r=8" in browser.models[numbers]["value"] and len(first) == 1
     quiet(browser.set(browser.tree(view, "IntSliderModel")[0], value=2))

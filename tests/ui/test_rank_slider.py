@@ -17,7 +17,8 @@ def test_slider_updates_the_numbers_and_checks_max_rank():
     torch.manual_seed(0)
     explorer = RankExplorer(torch.randn(40, 3) @ torch.randn(3, 30))
     view = rank_slider(explorer, initial=2)
-    slider, numbers = view.children[0], view.children[1]
+    slider, hint, numbers = view.children[:3]
+    assert "busy" in hint.value
     assert slider.max == 30 and "r=2" in numbers.value
     slider.value = 5
     assert "r=5" in numbers.value and "4096x4096" in numbers.value

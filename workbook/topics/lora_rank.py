@@ -93,10 +93,17 @@ class RankReport:
         """How many times fewer numbers the LoRA pair trains than the full matrix."""
         return self.full_params / self.lora_params
 
+    @property
+    def cost(self) -> str:
+        """The saving in words: "256.0x fewer", or "2.0x more" once r(d + k) exceeds d·k (r > dk / (d + k))."""
+        if self.saving >= 1:
+            return f"{self.saving:.1f}x fewer"
+        return f"{1 / self.saving:.1f}x more"
+
     def text(self) -> str:
         return (
             f"r={self.r}: energy captured {self.energy_captured:.1%}, relative error {self.relative_error:.3f}, "
-            f"LoRA {self.lora_params:,} vs full {self.full_params:,} numbers ({self.saving:.1f}x fewer)"
+            f"LoRA {self.lora_params:,} vs full {self.full_params:,} numbers ({self.cost})"
         )
 
 

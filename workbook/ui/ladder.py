@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from workbook.topics.ladder import CLINIC_BOT, GAPS, RUNGS, Recommendation, advise
+from workbook.ui.hints import busy_hint
 
 
 def recommendation_html(rec: Recommendation) -> str:
@@ -46,4 +47,5 @@ def ladder_widget(description: str = CLINIC_BOT[0][0]):  # -> ipywidgets.VBox
     for control in (text, kind, compliance, measured, changes, demos):
         control.observe(refresh, names="value")
     refresh()
-    return widgets.VBox([text, widgets.HBox([kind, demos]), widgets.HBox([measured, compliance]), changes, card])
+    controls = [text, widgets.HBox([kind, demos]), widgets.HBox([measured, compliance]), changes]
+    return widgets.VBox([*controls, busy_hint(), card])

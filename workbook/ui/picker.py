@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 from workbook.topics.preferences import CandidatePair, NoPairsLeftError, PreferenceFileError, PreferenceSession
+from workbook.ui.hints import busy_hint
+
+DOUBLE_CLICK_S = 0.3  # a second pick this soon after one is the same click twice: nobody reads a new pair that fast
 
 
 def render_pair(pair: CandidatePair | None, progress: tuple[int, int]) -> str:
@@ -22,8 +26,11 @@ def render_pair(pair: CandidatePair | None, progress: tuple[int, int]) -> str:
     )
 
 
-def picker_widget(session: PreferenceSession) -> Any:
-    """A VBox with the pair, buttons A / B / Tie / Skip / Undo last pick, and a message line."""
+def picker_widget(session: PreferenceSession, clock: Any = time.monotonic) -> Any:
+    """A VBox with the pair, buttons A / B / Tie / Skip / Undo last pick, the busy hint and a message line.
+
+    A pick within `DOUBLE_CLICK_S` of the previous one is ignored (a double click would judge the next pair unseen).
+    """
     import ipywidgets as widgets
 
     view = widgets.HTML(render_pair(session.current, session.progress()))
@@ -34,10 +41,16 @@ def picker_widget(session: PreferenceSession) -> Any:
         view.value = render_pair(session.current, session.progress())
         message.value = note
 
+    last_pick = [float("-inf")]
+
     def on_choice(button: Any) -> None:
         choice = button.description if button.description in ("A", "B") else button.description.lower()
+        if clock() - last_pick[0] < DOUBLE_CLICK_S:
+            message.value = "Ignored a second click straight after a pick (a double click): judge this pair."
+            return
         try:
             record = session.pick(choice)
+            last_pick[0] = clock()
             refresh(f"Recorded <b>{record['choice']}</b> for {record['pair_id']}.")
         except (NoPairsLeftError, PreferenceFileError) as error:
             refresh(f"<span style='color:#b00'>{error}</span>")
@@ -51,4 +64,4 @@ def picker_widget(session: PreferenceSession) -> Any:
 
     for label, button in buttons.items():
         button.on_click(on_undo if label == "Undo last pick" else on_choice)
-    return widgets.VBox([view, widgets.HBox(list(buttons.values())), message])
+    return widgets.VBox([view, widgets.HBox(list(buttons.values())), busy_hint(), message])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbook.topics.lora_rank import RankExplorer, RankReport, check_rank, lora_params
+from workbook.ui.hints import busy_hint
 
 
 def rank_slider(explorer: RankExplorer, initial: int = 8, max_rank: int | None = None) -> Any:
@@ -24,7 +25,7 @@ def rank_slider(explorer: RankExplorer, initial: int = 8, max_rank: int | None =
         big = RankReport(rank.value, 4096, 4096, 0, 0, lora_params(4096, 4096, rank.value), 4096 * 4096)
         numbers.value = (
             f"<pre>{report.text()}\nA 4096x4096 layer at the same r: {big.lora_params:,} vs "
-            f"{big.full_params:,} ({big.saving:.0f}x fewer)</pre>"
+            f"{big.full_params:,} ({big.cost})</pre>"
         )
         output.clear_output(wait=True)
         with output:
@@ -33,4 +34,4 @@ def rank_slider(explorer: RankExplorer, initial: int = 8, max_rank: int | None =
 
     rank.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([rank, numbers, output])
+    return widgets.VBox([rank, busy_hint(), numbers, output])
