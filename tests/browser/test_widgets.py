@@ -40,6 +40,14 @@ def chart_of(notebook: Notebook) -> str | None:
     return images[0].get_attribute("src") if images else None
 
 
+def ran(driver, lab, name: str, code: str):
+    """A fixture body: the widget's notebook written, opened and run; closed after the test."""
+    notebook = Notebook(driver, lab, write_notebook(lab.root, name, code))
+    notebook.run_all()
+    yield notebook
+    notebook.close()
+
+
 def picks_on_disk(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
@@ -57,10 +65,7 @@ PICKER = (
 @pytest.fixture
 def picker(driver, lab):
     (lab.root / "picks.jsonl").unlink(missing_ok=True)
-    notebook = Notebook(driver, lab, write_notebook(lab.root, "picker.ipynb", PICKER))
-    notebook.run_all()
-    yield notebook
-    notebook.close()
+    yield from ran(driver, lab, "picker.ipynb", PICKER)
 
 
 def button(notebook: Notebook, label: str):
@@ -122,10 +127,7 @@ RANK = (
 
 @pytest.fixture
 def rank(driver, lab):
-    notebook = Notebook(driver, lab, write_notebook(lab.root, "rank.ipynb", RANK))
-    notebook.run_all()
-    yield notebook
-    notebook.close()
+    yield from ran(driver, lab, "rank.ipynb", RANK)
 
 
 def test_rank_slider_redraws_numbers_and_plot(rank):
@@ -163,10 +165,7 @@ SIZE = "from workbook.ui.size_table import size_widget\nsize_widget()"
 
 @pytest.fixture
 def size(driver, lab):
-    notebook = Notebook(driver, lab, write_notebook(lab.root, "size.ipynb", SIZE))
-    notebook.run_all()
-    yield notebook
-    notebook.close()
+    yield from ran(driver, lab, "size.ipynb", SIZE)
 
 
 def type_size(notebook: Notebook, text: str) -> None:
