@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.workbook-installed
 
-.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1 unsloth-cpu colab-widgets book book-setup browser \
+.PHONY: setup lab test lint unit notebooks sync gguf test-gguf lab1 lab2 lab3 unsloth-cpu colab-widgets book book-setup browser \
 	browser-setup
 
 $(STAMP): requirements.txt pyproject.toml
@@ -34,8 +34,11 @@ notebooks: setup
 # Everything: lint, unit tests, every notebook in FAST mode, the grading pipeline and the GGUF export path.
 # Then, in this order: the book from the executed copies those notebook tests left in build/executed/ (nothing runs
 # twice), and the real-browser tests (the widgets in JupyterLab, and the built book).
+# Two pytest workers (TEST_WORKERS=1 for one): tests/conftest.py keeps what shares files on one worker.
+TEST_WORKERS ?= 2
 test: setup lint gguf unsloth-cpu colab-widgets book-setup
-	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 WORKBOOK_REQUIRE_COLAB_WIDGETS=1 $(PY) -m pytest --durations=15
+	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 WORKBOOK_REQUIRE_COLAB_WIDGETS=1 $(PY) -m pytest -n $(TEST_WORKERS) \
+		--dist loadgroup --durations=15
 	$(MAKE) book
 	$(MAKE) browser
 
@@ -69,12 +72,17 @@ gguf: setup
 test-gguf: gguf
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 $(PY) -m pytest tests/test_gguf_export.py -q
 
-# Lab 1 headless on CPU, fully offline: trains, evaluates and leaves the evidence packet in labs/evidence/.
-# `make lab1 FAST=1` runs the small version.
-lab1: setup
+# The labs headless on CPU, fully offline, in order: Lab 2 starts from Lab 1's packet and adapter, Lab 3 from Lab 2's.
+# Each adds its section to the one packet in labs/evidence/ (Lab 1 the folder itself, then lab2/ and lab3/) and
+# checks it. `make lab1 FAST=1` runs the small version.
+LAB_NOTEBOOK_lab1 := labs/lab1_qlora_sft.ipynb
+LAB_NOTEBOOK_lab2 := labs/lab2_preference_alignment.ipynb
+LAB_NOTEBOOK_lab3 := labs/lab3_ship_and_rollback.ipynb
+lab3: gguf
+lab1 lab2 lab3: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CUDA_VISIBLE_DEVICES= \
-		$(PY) -m workbook.core.notebook_runner labs/lab1_qlora_sft.ipynb $(if $(FAST),--fast,)
-	$(PY) -m workbook.evidence labs/evidence
+		$(PY) -m workbook.core.notebook_runner $(LAB_NOTEBOOK_$@) $(if $(FAST),--fast,)
+	$(PY) -m workbook.evidence labs/evidence --lab $@
 
 # The GPU path measured on any CUDA machine (bench/gpu.py, README "GPU check"); not part of `make test`. It needs no
 # model hub (stand-ins) and no venv: GPU_PY defaults to the venv's Python if there is one, else python3.

@@ -33,7 +33,7 @@ COLAB_KEEPS = {"torch", "ipywidgets", "matplotlib", "numpy", "ipython", "traitle
                "huggingface_hub", "pillow"}  # pillow: matplotlib imports it; the grader's pin is for instructors
 # Instructor and developer tools: Colab students never need them.
 NOT_FOR_COLAB = {"jupyterlab", "notebook", "nbclient", "nbgrader", "pytest", "ruff", "import-linter", "deptry",
-                 "pyyaml", "httpx", "jupyter_core", "pyzmq"}
+                 "pyyaml", "httpx", "jupyter_core", "pyzmq", "pytest-xdist", "execnet"}
 # Set to "1" to install Unsloth in Colab (and to let Lab 1 train through it).
 UNSLOTH_ENV = "WORKBOOK_UNSLOTH"
 UNSLOTH_NOTE = ("Unsloth was installed with --no-deps: it asks for trl<=1.15.0, and the course keeps trl 1.16.0 "
