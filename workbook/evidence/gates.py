@@ -1,8 +1,10 @@
-"""The seven gate checks of a Lab 1 evidence packet: check_gate for one (an nbgrader test cell), validate_packet
-for all. A bad packet never raises: each problem becomes a specific failure in the gate it belongs to.
+"""The seven gate checks of a Lab 1 evidence packet, and the entry points for every lab's gates: check_gate for
+one (an nbgrader test cell), validate_packet for one lab's section (Lab 2's and Lab 3's checks are in gates_lab2
+and gates_lab3, built on the checks here). A bad packet never raises: each problem becomes a specific failure in
+the gate it belongs to.
 
 Partial credit is exact: each gate has a fixed list of named checks (`GATE_CHECKS`), counted as they run by a
-`Tally`; a gate's score is the share of its checks that passed, so one fault costs exactly 1/len(checks) of the
+`Tally` (workbook.evidence.tally); a gate's score is the share of its checks that passed, so one fault costs exactly 1/len(checks) of the
 gate, however many files or rows it touches. A file a gate cannot read fails every check that needs it (the
 message says which file and why). Facts the grader holds are re-derived rather than taken from the packet: the
 locked test rows (ids, references, key facts), the general and refusal prompt sets, every per-example score, the
@@ -15,9 +17,8 @@ Nothing heavy is imported (no torch), so graders run the checks fast.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,8 @@ from workbook.evidence.packet import (
 from workbook.evidence.schema import (
     DEFAULT_LOCKED_TEST,
     ENVIRONMENT_KEYS,
-    GATES,
     HYPERPARAMETER_KEYS,
+    LAB_GATES,
     LOSS_POINTS_KEY,
     MIN_FAILURE_CASES,
     PACKET_FILES,
@@ -44,9 +45,7 @@ from workbook.evidence.schema import (
     WALL_TIME_KEYS,
     GateResult,
 )
-
-_SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
-_TOLERANCE = 1e-3
+from workbook.evidence.tally import SHA256, TOLERANCE, Tally, as_dict, is_number, missing_keys, utc
 
 # Each gate's checks, in the order they run. One fault fails exactly one of them.
 GATE_CHECKS: dict[str, tuple[str, ...]] = {
@@ -62,76 +61,27 @@ GATE_CHECKS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Tally:
-    """Counts a gate's checks as they run; the score is passed / planned, and every planned check must be decided.
-
-    `block(reason)` fails every check not yet decided (a file they all need is unreadable), with one message.
-    """
-
-    def __init__(self, name: str):
-        self.name, self.planned = name, GATE_CHECKS[name]
-        self.outcomes: dict[str, bool] = {}
-        self.failures: list[str] = []
-        self.notes: list[str] = []
-
-    def check(self, key: str, ok: bool, failure: str | Callable[[], str] = "") -> bool:
-        if key not in self.planned or key in self.outcomes:
-            raise KeyError(f"gate {self.name}: check {key!r} is not planned, or ran twice")
-        self.outcomes[key] = bool(ok)
-        if not ok:
-            self.failures.append(failure() if callable(failure) else failure)
-        return bool(ok)
-
-    def block(self, reason: str, keys: Iterable[str] | None = None) -> None:
-        """Fail the given (default: every remaining) checks for one reason, reported once."""
-        pending = [k for k in (keys if keys is not None else self.planned) if k not in self.outcomes]
-        if pending:
-            for key in pending:
-                self.outcomes[key] = False
-            self.failures.append(reason)
-
-    def result(self) -> GateResult:
-        undecided = [k for k in self.planned if k not in self.outcomes]
-        if undecided:  # a programming error, not a student's: say so rather than give free marks
-            self.block(f"checks not run: {', '.join(undecided)}", undecided)
-        score = sum(self.outcomes.values()) / len(self.planned)
-        return GateResult(self.name, not self.failures, round(score, 3), self.failures, self.notes)
-
-
-def _missing_keys(data: dict[str, Any], keys: Iterable[str]) -> list[str]:
-    return [key for key in keys if key not in data or data[key] in (None, "", [], {})]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive timestamps are read as UTC, so no grader's time zone changes a verdict."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def _tally(name: str) -> Tally:
+    return Tally(name, GATE_CHECKS[name])
 
 
 def _check_environment(packet: Packet) -> GateResult:
     """5 checks: the runtime keys, the package versions, the device, the GPU details of a CUDA run, an integer seed."""
-    tally = Tally("environment")
+    tally = _tally("environment")
     env, error = packet.json("environment.json")
     if error:
         tally.block(error)
         return tally.result()
-    missing = _missing_keys(env, [k for k in ENVIRONMENT_KEYS if k not in ("fast", "gpu")])
+    missing = missing_keys(env, [k for k in ENVIRONMENT_KEYS if k not in ("fast", "gpu")])
     missing += [k for k in ("fast", "gpu") if k not in env]
     tally.check("keys", not missing, lambda: (
         f"environment.json lacks {', '.join(missing)}: store workbook.core.runtime.detect() plus the seed."))
-    packages = _dict(env.get("packages"))
+    packages = as_dict(env.get("packages"))
     absent = [name for name in REQUIRED_PACKAGES if not packages.get(name)]
     tally.check("packages", not absent, lambda: f"environment.json records no version for {', '.join(absent)}.")
     tally.check("device", env.get("device") in ("cpu", "cuda"),
                 lambda: f"environment.json device is {env.get('device')!r}; expected 'cpu' or 'cuda'.")
-    gaps = _missing_keys(_dict(env.get("gpu")), ("name", "compute_capability", "cuda_version"))
+    gaps = missing_keys(as_dict(env.get("gpu")), ("name", "compute_capability", "cuda_version"))
     tally.check("gpu", env.get("device") != "cuda" or not gaps,
                 lambda: f"a CUDA run must record the GPU's {', '.join(gaps)} in environment.json.")
     tally.check("seed", isinstance(env.get("seed"), int) and not isinstance(env.get("seed"), bool),
@@ -166,11 +116,11 @@ def training_start(packet: Packet) -> tuple[datetime | None, str]:
     """
     found = []
     manifest, _ = packet.json("manifest.json")
-    stamp = parse_time(_dict(_dict(manifest).get("wall_times")).get("training_started_at"))
+    stamp = parse_time(as_dict(as_dict(manifest).get("wall_times")).get("training_started_at"))
     if stamp:
-        found.append((_utc(stamp), "manifest.json wall_times.training_started_at"))
+        found.append((utc(stamp), "manifest.json wall_times.training_started_at"))
     log, _ = packet.jsonl("training_log.jsonl")
-    stamps = [_utc(s) for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
+    stamps = [utc(s) for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
     if stamps:
         found.append((min(stamps), "the first training_log.jsonl entry"))
     return min(found, key=lambda pair: pair[0]) if found else (None, "")
@@ -179,7 +129,7 @@ def training_start(packet: Packet) -> tuple[datetime | None, str]:
 def _check_baseline(packet: Packet) -> GateResult:
     """5 checks: the locked ids, made from the locked set (sha256), an answer per row, a timestamp per row, and every
     answer captured before training started (see training_start)."""
-    tally = Tally("baseline")
+    tally = _tally("baseline")
     rows, error = packet.jsonl("baseline.jsonl")
     if error:
         tally.block(error)
@@ -206,7 +156,7 @@ def _check_baseline(packet: Packet) -> GateResult:
         tally.check("before_training", False,
                     "no training start time found (manifest wall_times.training_started_at or training log).")
         return tally.result()
-    late = [str(r.get("id")) for r, s in zip(rows, stamps, strict=True) if _utc(s) >= started]
+    late = [str(r.get("id")) for r, s in zip(rows, stamps, strict=True) if utc(s) >= started]
     tally.check("before_training", not late, lambda: (
         f"{len(late)} baseline answers were generated after training started ({source}, "
         f"{started.isoformat()}), e.g. {', '.join(late[:3])}: capture the baseline before training."))
@@ -219,35 +169,33 @@ def _rescored(side: Any, reference: str, key_facts: list[str]) -> dict[str, floa
     return score_answer(side["answer"], reference, key_facts)
 
 
-def _check_evaluation(packet: Packet) -> GateResult:
-    """7 checks: the locked ids, the locked set's sha256, references and key facts equal to the locked rows, the
-    baseline and the tuned per-example scores (recomputed from the answers against the locked rows), the
-    aggregates (recomputed), and baseline answers equal to those captured in baseline.jsonl."""
-    tally = Tally("evaluation")
-    results, error = packet.json("eval_results.json")
-    if error:
-        tally.block(error)
-        return tally.result()
+def locked_test_checks(tally: Tally, packet: Packet, results: dict[str, Any], where: str = "eval_results.json",
+                       names: dict[str, str] | None = None) -> bool:
+    """The locked-test part of an evaluation: ids, the locked set's sha256, references and key facts equal to the
+    locked rows, both sides' per-example scores (recomputed from the answers against the locked rows) and the
+    aggregates (recomputed). `results` is evaluation_results' dict; `names` maps "baseline"/"tuned" to the check
+    names' prefixes. False when the checks could not run (every one of them is then failed, with the reason)."""
+    names = names or {"baseline": "baseline", "tuned": "tuned"}
     per_example = results.get("per_example")
     if not isinstance(per_example, list) or not per_example or not all(isinstance(r, dict) for r in per_example):
-        tally.block("eval_results.json has no per_example list of scored test rows.")
-        return tally.result()
+        tally.block(f"{where} has no per_example list of scored test rows.")
+        return False
     locked, locked_error = packet.locked()
     if locked_error:
         tally.block(locked_error)
-        return tally.result()
-    problem = _locked_ids_problem("eval_results.json", [str(r.get("id")) for r in per_example], locked["ids"])
+        return False
+    problem = _locked_ids_problem(where, [str(r.get("id")) for r in per_example], locked["ids"])
     tally.check("ids", problem is None, problem or "")
-    recorded = _dict(results.get("locked_test"))
+    recorded = as_dict(results.get("locked_test"))
     tally.check("locked_sha256", recorded.get("sha256") == locked["sha256"], lambda: (
-        f"eval_results.json locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
+        f"{where} locked_test.sha256 ({str(recorded.get('sha256'))[:12]}) differs from the "
         f"shipped locked test set ({locked['sha256'][:12]})."))
     truth = {i: locked["rows"][i] for i in locked["ids"]}
     rows = {str(r.get("id")): r for r in per_example if str(r.get("id")) in truth}
     altered = [i for i, r in rows.items()
                if r.get("reference") != truth[i].get("answer") or r.get("key_facts") != truth[i].get("key_facts")]
     tally.check("references", not altered, lambda: (
-        f"eval_results.json references or key facts differ from the locked test set for {len(altered)} rows "
+        f"{where} references or key facts differ from the locked test set for {len(altered)} rows "
         f"(e.g. {', '.join(altered[:3])}): score against the shipped rows."))
     trusted: dict[str, list[dict[str, float]]] = {}
     for label in ("baseline", "tuned"):
@@ -256,32 +204,46 @@ def _check_evaluation(packet: Packet) -> GateResult:
             row = rows.get(i, {})
             reference, facts = str(truth[i].get("answer", "")), list(truth[i].get("key_facts") or [])
             expected = _rescored(row.get(label), reference, facts)
-            side = _dict(row.get(label))
-            if expected is None or any(not _number(side.get(k)) or abs(side[k] - v) > _TOLERANCE
+            side = as_dict(row.get(label))
+            if expected is None or any(not is_number(side.get(k)) or abs(side[k] - v) > TOLERANCE
                                        for k, v in expected.items()):
                 wrong.append(i)
             scores.append(expected or {"rouge_l": 0.0, "key_fact_recall": 0.0, "score": 0.0})
         trusted[label] = scores
-        tally.check(f"{label}_scores", not wrong, lambda label=label, wrong=wrong: (
-            f"eval_results.json {label} scores do not match their answers (scored against the locked rows) for "
+        tally.check(f"{names[label]}_scores", not wrong, lambda label=label, wrong=wrong: (
+            f"{where} {label} scores do not match their answers (scored against the locked rows) for "
             f"{len(wrong)} examples (e.g. {', '.join(wrong[:3])}): re-run the scoring cell instead of editing scores."))
-    agg = _dict(results.get("aggregate"))
+    agg = as_dict(results.get("aggregate"))
     off = []
     for label in ("baseline", "tuned"):
         expected = aggregate(trusted[label])
-        recorded_agg = _dict(agg.get(label))
+        recorded_agg = as_dict(agg.get(label))
         off += [f"aggregate.{label}.{key}" for key in ("rouge_l", "key_fact_recall", "score")
-                if not _number(recorded_agg.get(key)) or abs(recorded_agg[key] - expected.get(key, 0)) > _TOLERANCE]
+                if not is_number(recorded_agg.get(key)) or abs(recorded_agg[key] - expected.get(key, 0)) > TOLERANCE]
         if recorded_agg.get("n") != len(locked["ids"]):
             off.append(f"aggregate.{label}.n")
     tally.check("aggregates", not off, lambda: (
-        f"eval_results.json aggregates disagree with the rescored rows ({', '.join(off[:4])})."))
+        f"{where} aggregates disagree with the rescored rows ({', '.join(off[:4])})."))
+    return True
+
+
+def _check_evaluation(packet: Packet) -> GateResult:
+    """7 checks: locked_test_checks (6), and baseline answers equal to those captured in baseline.jsonl."""
+    tally = _tally("evaluation")
+    results, error = packet.json("eval_results.json")
+    if error:
+        tally.block(error)
+        return tally.result()
+    if not locked_test_checks(tally, packet, results):
+        return tally.result()
+    locked, _ = packet.locked()
+    rows = {str(r.get("id")): r for r in results["per_example"] if str(r.get("id")) in locked["rows"]}
     baseline_rows, baseline_error = packet.jsonl("baseline.jsonl")
     if baseline_error:
         tally.check("baseline_matches_capture", False, baseline_error)
     else:
         captured = {str(r.get("id")): r.get("answer") for r in baseline_rows}
-        changed = [i for i, r in rows.items() if captured.get(i) != _dict(r.get("baseline")).get("answer")]
+        changed = [i for i, r in rows.items() if captured.get(i) != as_dict(r.get("baseline")).get("answer")]
         tally.check("baseline_matches_capture", not changed, lambda: (
             f"{len(changed)} baseline answers in eval_results.json differ from baseline.jsonl "
             f"(e.g. {', '.join(changed[:3])}): compare against the captured baseline."))
@@ -300,25 +262,32 @@ def _reference_rows(packet: Packet, name: str) -> tuple[dict[str, dict[str, Any]
 
 
 def _regression_rows(section: Any, label: str) -> list[dict[str, Any]] | None:
-    rows = _dict(_dict(section).get(label)).get("per_example")
+    rows = as_dict(as_dict(section).get(label)).get("per_example")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return None
     return rows
 
 
 def _check_regression(packet: Packet) -> GateResult:
-    """6 checks: general spot-check rows for both models, their scores (recomputed from the answers against
-    general.jsonl), refusal rows for both models, their refused flags (recomputed), the same prompts (the shipped
-    sets) for both models, and the forgetting guard (recomputed from the rescored locked-test and general scores)."""
-    tally = Tally("regression")
+    """6 checks: regression_checks on eval_results.json, with the locked-test scores of the evaluation gate."""
+    tally = _tally("regression")
     results, error = packet.json("eval_results.json")
     if error:
         tally.block(error)
         return tally.result()
-    regression = results.get("regression")
+    trusted = _check_evaluation(packet).passed
+    regression_checks(tally, packet, results.get("regression"), as_dict(results.get("aggregate")) if trusted else None)
+    return tally.result()
+
+
+def regression_checks(tally: Tally, packet: Packet, regression: Any, task: dict[str, Any] | None) -> None:
+    """6 checks: general spot-check rows for both models, their scores (recomputed from the answers against
+    general.jsonl), refusal rows for both models, their refused flags (recomputed), the same prompts (the shipped
+    sets) for both models, and the forgetting guard (recomputed from the rescored general scores and `task`, the
+    locked-test aggregates, when an evaluation check has shown them to be trusted; None otherwise)."""
     if not isinstance(regression, dict):
         tally.block("eval_results.json has no `regression` section (general + refusal checks).")
-        return tally.result()
+        return
     rescored: dict[str, float] = {}
     prompts_ok, prompt_problems = True, []
     for check, truth_name in (("general", "general.jsonl"), ("refusal", "refusal.jsonl")):
@@ -352,7 +321,7 @@ def _check_regression(packet: Packet) -> GateResult:
                     reference, facts = str(ref.get("answer", "")), list(ref.get("key_facts") or [])
                     expected = score_answer(row["answer"], reference, facts)
                     total += expected["score"]
-                    if not _number(row.get("score")) or abs(row["score"] - expected["score"]) > _TOLERANCE:
+                    if not is_number(row.get("score")) or abs(row["score"] - expected["score"]) > TOLERANCE:
                         wrong.append(f"{label}/{row.get('id')}")
                 elif row.get("refused") is not is_refusal(row["answer"]) or row.get("expect") != ref.get("expect"):
                     wrong.append(f"{label}/{row.get('id')}")
@@ -367,24 +336,21 @@ def _check_regression(packet: Packet) -> GateResult:
     else:
         tally.block("the spot-check prompts cannot be compared.", ("same_prompts",))
     guard = regression.get("forgetting_guard")
-    tally.check("forgetting_guard", isinstance(guard, dict) and _guard_agrees(packet, guard, regression, rescored),
+    tally.check("forgetting_guard", isinstance(guard, dict) and _guard_agrees(guard, regression, rescored, task),
                 "regression.forgetting_guard is missing or its verdict is not what the rescored results give: "
                 "apply workbook.evidence.results.add_forgetting_guard.")
-    return tally.result()
 
 
-def _guard_agrees(packet: Packet, guard: dict[str, Any], regression: dict[str, Any], general: dict[str, float]) -> bool:
+def _guard_agrees(guard: dict[str, Any], regression: dict[str, Any], general: dict[str, float],
+                  task: dict[str, Any] | None) -> bool:
     """The recorded verdict equals forgetting_guard on the trusted (rescored) task and general scores."""
-    evaluation = _check_evaluation(packet)
-    results, _ = packet.json("eval_results.json")
-    task = _dict(_dict(results).get("aggregate"))
-    if not evaluation.passed or set(general) != {"baseline", "tuned"}:
+    if task is None or set(general) != {"baseline", "tuned"}:
         return isinstance(guard.get("passed"), bool)  # no trusted numbers to compare with: the evaluation gate says why
     drop = regression.get("max_general_drop", 3.0)
     try:
         verdict = forgetting_guard(100 * task["baseline"]["score"], 100 * task["tuned"]["score"],
                                    100 * general["baseline"], 100 * general["tuned"],
-                                   max_general_drop=float(drop) if _number(drop) else 3.0)
+                                   max_general_drop=float(drop) if is_number(drop) else 3.0)
     except (KeyError, TypeError, ValueError):
         return False
     return guard.get("passed") is verdict["passed"]
@@ -395,53 +361,54 @@ def _check_reproducibility(packet: Packet) -> GateResult:
     times, provenance (git commit and student id), the files table (every packet file listed with its current
     sha256, nothing else), training log matching the manifest's loss series, loss_curve.png plotting that log, and
     finite losses. The submitting student's id is checked by the grader on top (a copied packet scores 0)."""
-    tally = Tally("reproducibility")
+    tally = _tally("reproducibility")
     manifest, error = packet.json("manifest.json")
     if error:
         tally.block(error)
         return tally.result()
-    dataset = _dict(manifest.get("dataset"))
-    gaps = _missing_keys(dataset, ("name", "version", "sha256", "locked_test_sha256"))
+    dataset = as_dict(manifest.get("dataset"))
+    gaps = missing_keys(dataset, ("name", "version", "sha256", "locked_test_sha256"))
     locked, locked_error = packet.locked()
     if gaps:
         tally.check("dataset", False, f"manifest.json dataset lacks {', '.join(gaps)}.")
     else:
         tally.check("dataset", not locked_error and dataset.get("locked_test_sha256") == locked["sha256"],
                     "manifest.json dataset.locked_test_sha256 differs from the shipped locked test set.")
-    model = _dict(manifest.get("model"))
+    model = as_dict(manifest.get("model"))
     gaps_model = [k for k in ("id", "revision") if k not in model]
     gaps_model += ["id"] if "id" in model and not model["id"] else []
     tally.check("model", not gaps_model, lambda: (
         f"manifest.json model lacks {', '.join(gaps_model)} (revision may be null for the offline model)."))
-    hyper = _dict(manifest.get("hyperparameters"))
+    hyper = as_dict(manifest.get("hyperparameters"))
     gaps_hyper = [k for k in HYPERPARAMETER_KEYS if k not in hyper]
     tally.check("hyperparameters", not gaps_hyper,
                 lambda: f"manifest.json hyperparameters lack {', '.join(gaps_hyper)}.")
     tally.check("seed", isinstance(manifest.get("seed"), int) and not isinstance(manifest.get("seed"), bool),
                 "manifest.json has no integer `seed`.")
-    gaps_walls = _missing_keys(_dict(manifest.get("wall_times")), WALL_TIME_KEYS)
+    gaps_walls = missing_keys(as_dict(manifest.get("wall_times")), WALL_TIME_KEYS)
     tally.check("wall_times", not gaps_walls, lambda: f"manifest.json wall_times lack {', '.join(gaps_walls)}.")
     absent = [k for k in ("git_commit", "student_id") if not isinstance(manifest.get(k), str) or not manifest.get(k)]
     tally.check("provenance", not absent, lambda: f"manifest.json has no {', '.join(f'`{k}`' for k in absent)}.")
-    problems = _file_hash_problems(packet, manifest)
+    problems = file_hash_problems(packet, manifest, PACKET_FILES)
     tally.check("files", not problems, lambda: " ".join(problems[:3]))
     _check_loss_curve(packet, manifest, tally)
     return tally.result()
 
 
-def _file_hash_problems(packet: Packet, manifest: dict[str, Any]) -> list[str]:
-    """What is wrong with the manifest's files table; only packet file names are ever opened (no paths)."""
+def file_hash_problems(packet: Packet, manifest: dict[str, Any], packet_files: tuple[str, ...]) -> list[str]:
+    """What is wrong with the manifest's files table (every one of `packet_files` but the manifest listed with its
+    current sha256, nothing else); only those packet file names are ever opened (no paths)."""
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         return ["manifest.json has no `files` table of packet files and their sha256."]
     problems = []
-    unlisted = [name for name in PACKET_FILES if name != "manifest.json" and name not in files]
+    unlisted = [name for name in packet_files if name != "manifest.json" and name not in files]
     if unlisted:
         problems.append(f"manifest.json files does not list {', '.join(unlisted)}.")
-    foreign = [str(name)[:60] for name in files if name not in PACKET_FILES or name == "manifest.json"]
+    foreign = [str(name)[:60] for name in files if name not in packet_files or name == "manifest.json"]
     if foreign:
         problems.append(f"manifest.json files lists {', '.join(foreign[:3])}, which are not packet files.")
-    for name in (n for n in PACKET_FILES if n in files and n != "manifest.json"):
+    for name in (n for n in packet_files if n in files and n != "manifest.json"):
         digest, error = packet.sha256(name)
         if error:
             problems.append(f"manifest.json lists {name}, which is not in the packet or not readable ({error})")
@@ -463,7 +430,7 @@ def _check_loss_curve(packet: Packet, manifest: dict[str, Any], tally: Tally) ->
     if not points["loss"]:
         tally.block("training_log.jsonl has no train `loss` entries: set logging_steps so the trainer logs.")
         return
-    curve = _dict(manifest.get("loss_curve"))
+    curve = as_dict(manifest.get("loss_curve"))
     tally.check("log_matches_manifest", curve.get("points_sha256") == points_sha256(points),
                 "training_log.jsonl does not match the loss series recorded in manifest.json loss_curve.")
     data, png_error = packet.bytes("loss_curve.png")
@@ -486,25 +453,34 @@ def _check_loss_curve(packet: Packet, manifest: dict[str, Any], tally: Tally) ->
 
 
 def _check_failure_analysis(packet: Packet) -> GateResult:
-    """3 checks: every cited case is a locked test id, at least MIN_FAILURE_CASES distinct real cases, and each has
-    an explanation. Credit is then capped at (cases explained in the student's own words) / MIN_FAILURE_CASES:
-    an auto-diagnosis left in place earns nothing (a note says so)."""
-    tally = Tally("failure_analysis")
-    text, error = packet.text("failure_analysis.md")
+    """3 checks: failure_checks against the locked test ids."""
+    tally = _tally("failure_analysis")
     locked, locked_error = packet.locked()
-    if error or locked_error:
-        tally.block(error or locked_error)
+    if locked_error:
+        tally.block(locked_error)
+        return tally.result()
+    return failure_checks(tally, packet, set(locked["ids"]), ("the locked test set", "real locked test ids"),
+                          "gdpr-01b")
+
+
+def failure_checks(tally: Tally, packet: Packet, known: set[str], labels: tuple[str, str], example: str) -> GateResult:
+    """3 checks: every case failure_analysis.md cites is one of `known`, at least MIN_FAILURE_CASES distinct known
+    cases, and each has an explanation (`labels`: what `known` is, and what its ids are). Credit is then capped at
+    (cases explained in the student's own words) / MIN_FAILURE_CASES: an auto-diagnosis left in place earns nothing
+    (a note says so)."""
+    text, error = packet.text("failure_analysis.md")
+    if error:
+        tally.block(error)
         return tally.result()
     cases = parse_failure_cases(text)
-    known = set(locked["ids"])
     real = [c for c in cases if c["id"] in known]
     unknown = [c["id"] for c in cases if c["id"] not in known]
     tally.check("known_ids", not unknown, lambda: (
-        f"failure_analysis.md cites ids that are not in the locked test set: {', '.join(unknown[:5])}."))
+        f"failure_analysis.md cites ids that are not in {labels[0]}: {', '.join(unknown[:5])}."))
     distinct = {c["id"] for c in real}
     tally.check("enough_cases", len(distinct) >= MIN_FAILURE_CASES, lambda: (
-        f"failure_analysis.md has {len(distinct)} case(s) with real locked test ids; at least "
-        f"{MIN_FAILURE_CASES} are needed (headings like '## Case 1: gdpr-01b')."))
+        f"failure_analysis.md has {len(distinct)} case(s) with {labels[1]}; at least "
+        f"{MIN_FAILURE_CASES} are needed (headings like '## Case 1: {example}')."))
     empty = [c["id"] for c in real if len(c["explanation"]) < 20]
     tally.check("explained", not empty,
                 lambda: f"failure_analysis.md cases without an explanation: {', '.join(empty)}.")
@@ -533,12 +509,12 @@ def _check_rollback(packet: Packet, local: bool = False) -> GateResult:
     """4 checks: rollback.md records adapter hashes, says how to return to the base model, manifest.json lists the
     adapters, and every listed adapter is in rollback.md with its sha256 (on the student's own machine, with
     local=True, its folder must also still match; a grader never opens a path a packet names)."""
-    tally = Tally("rollback")
+    tally = _tally("rollback")
     text, error = packet.text("rollback.md")
     if error:
         tally.block(error)
         return tally.result()
-    hashes = set(_SHA256.findall(text))
+    hashes = set(SHA256.findall(text))
     tally.check("hashes", bool(hashes),
                 "rollback.md records no adapter sha256: list every adapter version with its hash.")
     tally.check("base_model", "base model" in text.lower(), "rollback.md does not say how to return to the base model.")
@@ -570,32 +546,74 @@ _CHECKS: dict[str, Callable[[Packet], GateResult]] = {
 }
 
 
-def _run(name: str, packet: Packet, local: bool = False) -> GateResult:
+def _lab_checks(lab: str) -> dict[str, Callable[[Packet], GateResult]]:
+    if lab == "lab1":
+        return _CHECKS
+    from workbook.evidence import gates_lab2, gates_lab3  # they build on this module's checks
+
+    return {"lab2": gates_lab2.CHECKS, "lab3": gates_lab3.CHECKS}[lab]
+
+
+def _run(name: str, packet: Packet, lab: str = "lab1", local: bool = False) -> GateResult:
     try:
-        return _check_rollback(packet, local) if name == "rollback" else _CHECKS[name](packet)
+        return _check_rollback(packet, local) if name == "rollback" else _lab_checks(lab)[name](packet)
     except Exception as error:  # a packet shaped in a way no check foresaw must still give a report
         problem = f"{name}: the packet has an unexpected shape ({type(error).__name__}: {error})."
         return GateResult(name, False, 0.0, [problem])
 
 
+def _section(evidence_dir: str | Path, lab: str) -> Path:
+    """A later lab's section: `evidence_dir` itself when named after the lab, else the section inside it."""
+    folder = Path(evidence_dir)
+    return folder if lab == "lab1" or folder.name == lab else folder / lab
+
+
+def _folder_problem(packet: Packet, lab: str) -> str | None:
+    """Why a lab's section (and, after Lab 1, the evidence folder holding the earlier sections) cannot be read:
+    each must be a plain folder (lstat: a link is never followed)."""
+    if lab == "lab1":
+        return None if packet.is_folder() else f"the evidence folder {packet.folder} does not exist: run the lab first."
+    root = packet.folder.parent
+    folders = [packet.folder, root] + ([root / "lab2"] if lab == "lab3" else [])
+    for folder in folders:
+        if not packet.related(folder).is_folder():
+            return (f"the evidence folder {folder} does not exist or is not a plain folder: run the labs up to "
+                    f"{lab} first (each later lab adds its section to Lab 1's evidence folder).")
+    return None
+
+
+def lab_of(name: str) -> str:
+    """The lab a gate belongs to (gate names are unique across the labs)."""
+    for lab, gates in LAB_GATES.items():
+        if name in gates:
+            return lab
+    known = ", ".join(g for gates in LAB_GATES.values() for g in gates)
+    raise ValueError(f"Unknown gate {name!r}: choose one of {known}.")
+
+
 def check_gate(name: str, evidence_dir: str | Path, locked_test_path: str | Path | None = None) -> GateResult:
-    """Check one gate of the packet in `evidence_dir` (what an nbgrader test cell and the grader's re-check call)."""
-    if name not in _CHECKS:
-        raise ValueError(f"Unknown gate {name!r}: choose one of {', '.join(GATES)}.")
-    packet = Packet(evidence_dir, locked_test_path)
-    if not packet.is_folder():
-        return GateResult(name, False, 0.0, [f"the evidence folder {packet.folder} does not exist: run the lab first."])
-    return _run(name, packet)
+    """Check one gate of a packet (what an nbgrader test cell and the grader's re-check call). `evidence_dir` is
+    the gate's lab section: Lab 1's evidence folder, or `evidence/lab2` / `evidence/lab3` (the evidence folder
+    itself is taken to mean the section inside it)."""
+    lab = lab_of(name)
+    packet = Packet(_section(evidence_dir, lab), locked_test_path)
+    problem = _folder_problem(packet, lab)
+    if problem:
+        return GateResult(name, False, 0.0, [problem])
+    return _run(name, packet, lab)
 
 
 def validate_packet(evidence_dir: str | Path, locked_test_path: str | Path | None = None,
-                    local: bool = True) -> dict[str, GateResult]:
-    """Every gate's verdict for the packet in `evidence_dir`, in GATES order. Never raises on a bad packet.
+                    local: bool = True, lab: str = "lab1") -> dict[str, GateResult]:
+    """Every gate's verdict for one lab's section of the packet, in the lab's gate order. Never raises on a bad
+    packet. `evidence_dir` as for check_gate.
 
-    local=True (the student's self-check) also re-hashes the adapter folders the packet lists; graders use
+    local=True (the student's self-check) also re-hashes the adapter folders a Lab 1 packet lists; graders use
     check_gate, which never opens a path a packet names."""
-    packet = Packet(evidence_dir, locked_test_path)
-    if not packet.is_folder():
-        message = f"the evidence folder {packet.folder} does not exist: run the lab first."
-        return {name: GateResult(name, False, 0.0, [message]) for name in GATES}
-    return {name: _run(name, packet, local) for name in GATES}
+    if lab not in LAB_GATES:
+        raise ValueError(f"Unknown lab {lab!r}: choose one of {', '.join(LAB_GATES)}.")
+    packet = Packet(_section(evidence_dir, lab), locked_test_path)
+    problem = _folder_problem(packet, lab)
+    if problem:
+        return {name: GateResult(name, False, 0.0, [problem]) for name in LAB_GATES[lab]}
+    return {name: _run(name, packet, lab, local) for name in LAB_GATES[lab]}

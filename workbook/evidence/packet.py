@@ -83,6 +83,13 @@ class Packet:
         except OSError:
             return False
 
+    def related(self, folder: str | Path) -> Packet:
+        """The packet of another folder of the same submission (a previous lab's section), loaded once."""
+        key = f"__packet__:{folder}"
+        if key not in self._cache:
+            self._cache[key] = (Packet(folder, self.locked_test_path), None)
+        return self._cache[key][0]
+
     def has(self, name: str) -> bool:
         """`name` is a plain file of the packet (a link, folder or pipe of that name is not)."""
         return untrusted.regular_file(self.folder / name)

@@ -3,6 +3,7 @@ spot-checks with the forgetting guard, and the failure cases most worth explaini
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,3 +132,30 @@ def failure_candidates(per_example: Sequence[dict[str, Any]], k: int = MIN_FAILU
         if row not in picked:
             picked.append(row)
     return picked
+
+
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> list[float]:
+    """The Wilson score 95% interval [lo, hi] of a rate measured on n items (ties counted as half a success
+    give a fractional count, which the formula takes as it is); [0.0, 1.0] when n is 0. Rounded to 4 decimals."""
+    if n <= 0:
+        return [0.0, 1.0]
+    denominator = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
+def win_rate(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """Wins, losses and ties of `new` over `old` for (new, old) pairs, with rate = (wins + ties/2) / n and its
+    Wilson interval: what eval_results.json records for a head-to-head comparison."""
+    wins = sum(new > old for new, old in pairs)
+    ties = sum(new == old for new, old in pairs)
+    n = len(pairs)
+    rate = round((wins + ties / 2) / n, 4) if n else 0.0
+    return {"wins": wins, "losses": n - wins - ties, "ties": ties, "n": n, "rate": rate,
+            "ci95": wilson_interval(rate, n)}
+
+
+def share_greater(pairs: Sequence[tuple[float, float]]) -> float:
+    """Share of (a, b) pairs with a > b (a tie counts as wrong): a pairwise accuracy."""
+    return round(sum(a > b for a, b in pairs) / len(pairs), 4) if pairs else 0.0
