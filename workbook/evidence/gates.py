@@ -4,12 +4,13 @@ and gates_lab3, built on the checks here). A bad packet never raises: each probl
 the gate it belongs to.
 
 Partial credit is exact: each gate has a fixed list of named checks (`GATE_CHECKS`), counted as they run by a
-`Tally` (workbook.evidence.tally); a gate's score is the share of its checks that passed, so one fault costs exactly 1/len(checks) of the
-gate, however many files or rows it touches. A file a gate cannot read fails every check that needs it (the
-message says which file and why). Facts the grader holds are re-derived rather than taken from the packet: the
-locked test rows (ids, references, key facts), the general and refusal prompt sets, every per-example score, the
-aggregates and the forgetting guard. Nothing a packet names outside itself is ever opened by a grader; only the
-student's own self-check (`validate_packet(..., local=True)`) re-hashes the adapter folders rollback.md lists.
+`Tally` (workbook.evidence.tally); a gate's score is the share of its checks that passed, so one fault costs
+exactly 1/len(checks) of the gate, however many files or rows it touches. A file a gate cannot read fails every
+check that needs it (the message says which file and why). Facts the grader holds are re-derived rather than taken
+from the packet: the locked test rows (ids, references, key facts), the general and refusal prompt sets, every per-
+example score, the aggregates and the forgetting guard. Nothing a packet names outside itself is ever opened by a
+grader; only the student's own self-check (`validate_packet(..., local=True)`) re-hashes the adapter folders
+rollback.md lists.
 
 Nothing heavy is imported (no torch), so graders run the checks fast.
 """
@@ -170,19 +171,21 @@ def _rescored(side: Any, reference: str, key_facts: list[str]) -> dict[str, floa
 
 
 def locked_test_checks(tally: Tally, packet: Packet, results: dict[str, Any], where: str = "eval_results.json",
-                       names: dict[str, str] | None = None) -> bool:
-    """The locked-test part of an evaluation: ids, the locked set's sha256, references and key facts equal to the
-    locked rows, both sides' per-example scores (recomputed from the answers against the locked rows) and the
-    aggregates (recomputed). `results` is evaluation_results' dict; `names` maps "baseline"/"tuned" to the check
-    names' prefixes. False when the checks could not run (every one of them is then failed, with the reason)."""
+                       names: dict[str, str] | None = None, also_blocks: tuple[str, ...] = ()) -> bool:
+    """The locked-test part of an evaluation (6 checks): ids, the locked set's sha256, references and key facts
+    equal to the locked rows, both sides' per-example scores (recomputed from the answers against the locked rows)
+    and the aggregates (recomputed). `results` is evaluation_results' dict; `names` maps "baseline"/"tuned" to the
+    check names' prefixes. False when the checks could not run: they (and `also_blocks`) then fail, with the reason."""
     names = names or {"baseline": "baseline", "tuned": "tuned"}
+    keys = ("ids", "locked_sha256", "references", *(f"{n}_scores" for n in names.values()), "aggregates",
+            *also_blocks)
     per_example = results.get("per_example")
     if not isinstance(per_example, list) or not per_example or not all(isinstance(r, dict) for r in per_example):
-        tally.block(f"{where} has no per_example list of scored test rows.")
+        tally.block(f"{where} has no per_example list of scored test rows.", keys)
         return False
     locked, locked_error = packet.locked()
     if locked_error:
-        tally.block(locked_error)
+        tally.block(locked_error, keys)
         return False
     problem = _locked_ids_problem(where, [str(r.get("id")) for r in per_example], locked["ids"])
     tally.check("ids", problem is None, problem or "")
@@ -234,7 +237,7 @@ def _check_evaluation(packet: Packet) -> GateResult:
     if error:
         tally.block(error)
         return tally.result()
-    if not locked_test_checks(tally, packet, results):
+    if not locked_test_checks(tally, packet, results, also_blocks=("baseline_matches_capture",)):
         return tally.result()
     locked, _ = packet.locked()
     rows = {str(r.get("id")): r for r in results["per_example"] if str(r.get("id")) in locked["rows"]}
@@ -250,7 +253,7 @@ def _check_evaluation(packet: Packet) -> GateResult:
     return tally.result()
 
 
-def _reference_rows(packet: Packet, name: str) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
+def reference_rows(packet: Packet, name: str) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
     """The instructor's general or refusal prompt set, beside the locked test set."""
     path = packet.locked_test_path.parent / name
     if not path.is_file():  # a locked set given alone: the course's own copy of the prompt sets
@@ -302,7 +305,7 @@ def regression_checks(tally: Tally, packet: Packet, regression: Any, task: dict[
             tally.block(f"regression.{check} cannot be rescored.", (scores_key,))
             prompts_ok = False
             continue
-        truth, truth_error = _reference_rows(packet, truth_name)
+        truth, truth_error = reference_rows(packet, truth_name)
         if truth_error:
             tally.check(scores_key, False, truth_error)
             prompts_ok = False
