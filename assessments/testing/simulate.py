@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -21,12 +22,23 @@ from pathlib import Path
 from assessments.integrity import manifest_student
 from workbook.core.io import read_jsonl, sha256_bytes, sha256_file, write_json, write_jsonl
 from workbook.evidence.results import add_forgetting_guard, evaluation_results, regression_results
-from workbook.evidence.schema import AUTO_MARKER, HYPERPARAMETER_KEYS
+from workbook.evidence.schema import AUTO_MARKER
 from workbook.evidence.writers import save_loss_curve, write_failure_analysis, write_manifest, write_rollback
 from workbook.labs.data import COMPLIANCE_DIR, dataset_fingerprint
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# What Lab 1's manifest records of the model and the recipe (a FAST CPU run), as later labs read it.
+LAB1_MODEL = {"id": MODEL_ID, "revision": None, "requested_id": MODEL_ID, "library": "transformers+peft+trl",
+              "quantization": {"summary": "nf4 + double quant (bitsandbytes 4-bit), compute float32"}}
+LAB1_HYPERPARAMETERS = {
+    "model_id": MODEL_ID, "fast": True, "seed": 0, "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
+    "target_modules": ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"],
+    "learning_rate": 0.0005, "num_train_epochs": 4, "max_steps": 6, "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1, "max_length": 128, "lr_scheduler_type": "cosine", "warmup_steps": 1,
+    "optim": "adamw_torch", "quantization": LAB1_MODEL["quantization"]["summary"], "compute_dtype": "float32",
+    "max_new_tokens": 24, "generation_batch_size": 48,
+}
 
 
 def _clock(student: str) -> Callable[[float], str]:
@@ -88,8 +100,8 @@ def honest_packet(folder: Path, student: str, locked_test: Path | None = None, s
     write_rollback(folder / "rollback.md", MODEL_ID, None, [adapter])
     write_manifest(folder, {
         "dataset": {k: fingerprint[k] for k in ("name", "version", "sha256")} | {"locked_test_sha256": locked_sha},
-        "model": {"id": MODEL_ID, "revision": None},
-        "hyperparameters": {key: 1 for key in HYPERPARAMETER_KEYS} | {"target_modules": ["q_proj", "v_proj"]},
+        "model": LAB1_MODEL,
+        "hyperparameters": LAB1_HYPERPARAMETERS,
         "seed": 0,
         "wall_times": {"baseline_s": 40.0, "training_s": 95.0, "evaluation_s": 41.0, "training_started_at": at(60)},
         "git_commit": "0123abcd",
@@ -299,8 +311,9 @@ def honest_packet_lab2(evidence_root: Path, student: str) -> Path:
         [-20.0 - 5 * (i % 2) for i in range(len(held))], [-21.0 for _ in held], ab, "linear head on frozen features")
     record["note"] = f"{student}: the reward model separates the held-out pairs better than either baseline."
     write_json(folder / "reward_model.json", record)
-    log = [{"loss": round(0.69 - 0.03 * s, 4), "rewards/margins": 0.1 * s, "step": s, "logged_at": at(2200 + 9 * s)}
-           for s in range(1, 7)]
+    log = [{"loss": round(math.log(2) - 0.03 * s, 4), "rewards/margins": 0.1 * s, "rewards/accuracies": 0.5,
+            "logps/chosen": -40.0 + s, "logps/rejected": -41.0 - s, "step": s + 1, "logged_at": at(2200 + 9 * s)}
+           for s in range(6)]
     write_jsonl(folder / "training_log.jsonl", log)
     sft, dpo = _lab2_answers(test)
     locked = evaluation_results(test, sft, dpo, sha256_file(COMPLIANCE_DIR / "locked_test.jsonl"))
@@ -396,15 +409,20 @@ def honest_packet_lab3(evidence_root: Path, student: str) -> Path:
     variants = {"hf": variant_result(test, dpo, refusal, refusals, "in-process"),
                 "Q8_0": variant_result(test, dpo, refusal, refusals, "http"),
                 "Q4_K_M": variant_result(test, q4, refusal, refusals, "http")}
-    apply_task_gate(variants)
     by_level = {f["level"]: f for f in files}
+    port = 8100 + len(student)
+    for level in ("Q8_0", "Q4_K_M"):  # what serving each file showed (section 4 of the lab)
+        sha = by_level[level]["sha256"]
+        variants[level]["server"] = {"served_id": f"lab2-dpo-{level}@{sha[:12]}", "served_sha256": sha,
+                                     "ready_s": 2.2, "first_token_s": 2.8, "probe_answers": ["probe answer"],
+                                     "port": port, "median_request_s": 0.35}
+    apply_task_gate(variants)
     decision = decide(variants, by_level)
     write_json(folder / "parity.json", {"task_gate": {"rule": TASK_GATE_RULE, "max_drop": 0.03},
                                         "variants": variants, "decision": decision})
     chosen = by_level[decision["chosen"]]
     latencies = [round(400 + 900 * x, 1) for x in _score_set(student, "latency", 16)]
     tokens, wall = 16 * 24, round(sum(latencies) / 2000 + 0.05, 3)
-    port = 8100 + len(student)
     command = ["python", "-m", "llama_cpp.server", "--model", f"/content/lab3/{chosen['name']}", "--host",
                "127.0.0.1", "--port", str(port)]
     write_json(folder / "server.json", {
@@ -423,13 +441,15 @@ def honest_packet_lab3(evidence_root: Path, student: str) -> Path:
         expected = [f"{target['label']} answer {i}" for i in range(len(prompts))]
         steps.append({"action": action, "from": {k: source[k] for k in ("label", "sha256")},
                       "to": {k: target[k] for k in ("label", "sha256")}, "seconds": seconds,
-                      "served_sha256": target["sha256"],
+                      "served_id": f"{target['label']}@{target['sha256'][:12]}", "served_sha256": target["sha256"],
                       "probes": [{"prompt": p, "answer": e, "expected": e} for p, e in zip(prompts, expected,
                                                                                             strict=True)],
                       "answers_match": True})
-    drill = {"commands": [f"kill -TERM 4242 && {' '.join(command[:4])} /content/lab3/{previous['name']} --host "
-                          f"127.0.0.1 --port {port}", f"curl -s http://127.0.0.1:{port}/v1/models"],
-             "steps": steps, "passed": True}
+    commands = []
+    for target in (before, current):
+        commands += ["kill -TERM 4242", " ".join([*command[:4], target["path"], *command[5:]]),
+                     f"curl -s http://127.0.0.1:{port}/v1/models", f"sha256sum {target['path']}"]
+    drill = {"commands": commands, "steps": steps, "passed": True}
     write_json(folder / "rollback_drill.json", drill)
     write_rollback_note(folder / "rollback.md", drill, [current, before])
     write_model_card(evidence_root)

@@ -263,11 +263,14 @@ def _check_decision(packet: Packet) -> GateResult:
     if error:
         tally.block(error)
         return tally.result()
-    variants = {name: as_dict(as_dict(parity.get("variants")).get(name)) for name in PARITY_VARIANTS}
+    recorded = as_dict(parity.get("variants"))
+    names = [*PARITY_VARIANTS, *(level for level in GGUF_LEVELS if level in recorded and level not in PARITY_VARIANTS)]
+    variants = {name: as_dict(recorded.get(name)) for name in names}  # F16 too, when it had to be served
     vias = {name: v.get("via") for name, v in variants.items()}
-    if not tally.check("variants", vias == {"hf": "in-process", "Q8_0": "http", "Q4_K_M": "http"}, lambda: (
+    expected_vias = {name: "in-process" if name == "hf" else "http" for name in names}
+    if not tally.check("variants", vias == expected_vias and set(recorded) == set(names), lambda: (
             f"parity.json variants must measure hf (via 'in-process') and Q8_0 and Q4_K_M (via 'http', through the "
-            f"server); found {vias}.")):
+            f"server), and F16 over HTTP only when neither passes; found {vias}.")):
         tally.block("the variants cannot be compared.")
         return tally.result()
     gate = as_dict(parity.get("task_gate"))
@@ -300,8 +303,8 @@ def _check_decision(packet: Packet) -> GateResult:
                 wrong.append(f"{name} aggregate")
         tally.check("scores", not wrong, lambda: (
             f"parity.json scores do not match their answers (scored against the locked rows): {', '.join(wrong[:4])}."))
-        passing = {name: means[name] >= means["hf"] - TASK_GATE_MAX_DROP - 1e-9 for name in PARITY_VARIANTS}
-        off = [name for name in PARITY_VARIANTS if variants[name].get("passes_task_gate") is not passing[name]]
+        passing = {name: means[name] >= means["hf"] - TASK_GATE_MAX_DROP - 1e-9 for name in names}
+        off = [name for name in names if variants[name].get("passes_task_gate") is not passing[name]]
         tally.check("passes", not off, lambda: (
             f"parity.json passes_task_gate is wrong for {', '.join(off)}: a variant passes when its locked-test score "
             f"is at most {TASK_GATE_MAX_DROP} below hf's ({means['hf']:.4f})."))
