@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,30 @@ def test_rollback_drill_switches_and_proves_it(tiny_gguf, tmp_path):
     assert drill["commands"][0].startswith("kill -TERM ") and f"--port {server.port}" in drill["commands"][1]
     note = shipping.write_rollback_note(tmp_path / "rollback.md", drill, [current, previous]).read_text()
     assert all(command in note for command in drill["commands"]) and previous["sha256"] in note
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)"])
+def test_server_ends_with_the_process_that_started_it(tiny_gguf, tmp_path, exit_call):
+    """A kernel that exits without stop(): atexit stops the server; without atexit (os._exit), the parent-death
+    signal does."""
+    import subprocess
+    import sys
+    import time
+
+    script = (f"import os, sys\nfrom workbook.labs.serving import LlamaServer\n"
+              f"server = LlamaServer({str(tiny_gguf['F16'])!r}, 'orphan', log_dir={str(tmp_path)!r})\n"
+              f"server.start()\nprint(server.process.pid, flush=True)\n{exit_call}\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pid = int(result.stdout.split()[-1])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break  # gone
+        if state == "Z":
+            break  # exited, waiting to be reaped
+        time.sleep(0.2)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the server (pid {pid}) outlived the process that started it ({exit_call})")
