@@ -43,7 +43,7 @@ from workbook.evidence.gates import check_gate
 from workbook.evidence.report import format_report
 
 warnings.filterwarnings("ignore")  # a library warning on stderr would zero a graded cell
-EVIDENCE = Path("evidence")
+EVIDENCE = Path("{evidence}")
 LOCKED_TEST = Path("{locked_test}")  # the instructor's copy is restored here when graded
 GRADER_STUDENT_ID = os.environ.get("{student_env}")  # set by the grader's sandbox from the submission folder
 
@@ -61,12 +61,11 @@ def run_gate(name):
 GATE_VISIBLE = '''result = run_gate("{gate}")
 assert result.score > 0, "this gate found nothing it could accept: see the report above"'''
 
-GATE_HIDDEN = {
-    "reproducibility": '''problem = student_id_problem(EVIDENCE, GRADER_STUDENT_ID)
+# The hidden part of the lab's student_id_gate: a packet whose manifest records another student scores 0.
+STUDENT_HIDDEN = '''problem = student_id_problem(EVIDENCE, GRADER_STUDENT_ID)
 if problem:
-    print(f"FAIL reproducibility: {problem}")
-    result.score = 0.0''',
-}
+    print(f"FAIL {gate}: {{problem}}")
+    result.score = 0.0'''
 GATE_CREDIT = "round({points} * result.score, 3)  # partial credit: points x the share of checks passed"
 
 
@@ -121,11 +120,12 @@ def build_lab(path: Path) -> tuple[str, nbformat.NotebookNode, dict[str, Path]]:
     # The sandboxed kernel cannot import assessments: the setup cell carries the grader's own student-id check.
     student_check = "\n\n".join(inspect.getsource(f).strip()
                                 for f in (integrity.manifest_student, integrity.student_id_problem))
-    setup = GATE_SETUP.format(locked_test=spec["locked_test"], student_env=STUDENT_ENV, student_check=student_check)
+    setup = GATE_SETUP.format(locked_test=spec["locked_test"], student_env=STUDENT_ENV, student_check=student_check,
+                              evidence=spec["evidence"])
     cells.append(markdown(spec["gates_intro"], f"{name}_gates_intro"))
     cells.append(code(setup, f"{name}_gates_setup", locked=True))
     for gate, points in spec["gates"].items():
-        hidden = [GATE_HIDDEN[gate]] if gate in GATE_HIDDEN else []
+        hidden = [STUDENT_HIDDEN.format(gate=gate)] if gate == spec["student_id_gate"] else []
         hidden.append(GATE_CREDIT.format(points=points))
         source = "\n".join([GATE_VISIBLE.format(gate=gate), "### BEGIN HIDDEN TESTS", *hidden,
                             "### END HIDDEN TESTS"])

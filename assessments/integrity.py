@@ -1,12 +1,13 @@
 """Checks that need more than one submission, or that must not trust the student's kernel.
 
 - Student id: the id a packet's manifest records must be the submitting student's (a copied packet fails the
-  reproducibility gate). The lab's gate cells carry the source of these two functions (the sandboxed kernel
-  cannot import assessments), so the kernel and the trusted re-check apply one rule.
+  lab's student-id gate, e.g. reproducibility). The lab's gate cells carry the source of these two functions (the
+  sandboxed kernel cannot import assessments), so the kernel and the trusted re-check apply one rule.
 - Copied packets: two students whose timestamped evidence files have the same sha256 (a packet records one
   run; two runs never log identical timestamps); and near-copies, whose runs have the same rhythm: the intervals
-  between consecutive timestamps (baseline answers, then training-log entries), to the millisecond. A copy with
-  the student id changed and every time shifted keeps that rhythm; two real runs never share it. And copies by
+  between consecutive timestamps (Lab 1: baseline answers, then training-log entries; Lab 2: picks, then
+  training-log entries), to the millisecond, or Lab 3's measured load-test latencies. A copy with the student id
+  changed and every time shifted keeps that rhythm; two real runs never share it. And copies by
   content: packets whose failure-analysis explanations (the student's own writing; the model's answers of
   seeded runs legitimately coincide) are near-identical once student ids are removed, a few words reworded or not.
 - Kernel tampering: code that hooks IPython or the tracer can rewrite or skip later cells (the hidden tests run
@@ -26,9 +27,15 @@ from workbook.evidence import untrusted
 from workbook.evidence.packet import parse_failure_cases, parse_time
 from workbook.evidence.writers import AUTO_DIAGNOSIS_STARTS
 
-# Evidence files stamped with wall-clock times, so no two runs write them identically. (Seeded CPU runs are
-# deterministic: two honest students may well produce identical eval_results.json and loss_curve.png.)
+# Evidence files stamped with wall-clock times (or measured latencies), so no two runs write them identically, per
+# lab section. (Seeded CPU runs are deterministic: two honest students may well produce identical eval_results.json
+# and loss_curve.png.)
 RUN_FILES = ("baseline.jsonl", "training_log.jsonl")
+LAB_RUN_FILES = {"lab1": RUN_FILES, "lab2": ("picks.jsonl", "training_log.jsonl"),
+                 "lab3": ("server.json", "rollback_drill.json")}
+# Where a section's run rhythm is read: (file, timestamp key) rows in order; Lab 3's is its measured latencies.
+RHYTHM_SOURCES = {"lab1": (("baseline.jsonl", "timestamp"), ("training_log.jsonl", "logged_at")),
+                  "lab2": (("picks.jsonl", "timestamp"), ("training_log.jsonl", "logged_at"))}
 SUSPICIOUS = re.compile(
     r"input_transformers|ast_transformers|events\.register|set_custom_exc|sys\.settrace|sys\.setprofile"
     r"|register_magic_function|get_ipython\(\)\.(run_cell|ex|ev)\b|__builtins__|builtins\.(open|print)\s*="
@@ -38,10 +45,10 @@ SUSPICIOUS = re.compile(
 MIN_INTERVALS = 5  # a rhythm shorter than this says too little to flag anyone
 
 
-def packet_fingerprint(evidence_dir: Path) -> dict[str, str]:
-    """sha256 of each run-specific evidence file present (plain files only, size-capped)."""
+def packet_fingerprint(evidence_dir: Path, lab: str = "lab1") -> dict[str, str]:
+    """sha256 of each run-specific evidence file of the lab's section present (plain files only, size-capped)."""
     found = {}
-    for name in RUN_FILES:
+    for name in LAB_RUN_FILES.get(lab, RUN_FILES):
         try:
             found[name] = untrusted.sha256(Path(evidence_dir) / name)
         except untrusted.UntrustedFileError:
@@ -49,10 +56,23 @@ def packet_fingerprint(evidence_dir: Path) -> dict[str, str]:
     return found
 
 
-def run_rhythm(evidence_dir: Path) -> tuple[int, ...] | None:
-    """Milliseconds between consecutive timestamps of the run (baseline rows, then training-log entries)."""
+def _latencies(evidence_dir: Path) -> tuple[int, ...] | None:
+    """Lab 3's rhythm: the load test's latencies in tenths of a millisecond, as measured."""
+    try:
+        load = untrusted.read_json(Path(evidence_dir) / "server.json").get("load_test", {})
+        found = tuple(round(float(ms) * 10) for ms in load.get("latencies_ms", []))
+    except (untrusted.UntrustedFileError, AttributeError, TypeError, ValueError, OverflowError):
+        return None
+    return found if len(found) > MIN_INTERVALS and any(found) else None
+
+
+def run_rhythm(evidence_dir: Path, lab: str = "lab1") -> tuple[int, ...] | None:
+    """Milliseconds between consecutive timestamps of the run (Lab 1: baseline rows, then training-log entries;
+    Lab 2: picks, then training-log entries); Lab 3: the load test's measured latencies."""
+    if lab == "lab3":
+        return _latencies(evidence_dir)
     stamps = []
-    for name, key in (("baseline.jsonl", "timestamp"), ("training_log.jsonl", "logged_at")):
+    for name, key in RHYTHM_SOURCES.get(lab, RHYTHM_SOURCES["lab1"]):
         try:
             rows = untrusted.read_jsonl(Path(evidence_dir) / name)
         except untrusted.UntrustedFileError:
@@ -85,20 +105,20 @@ def student_id_problem(evidence_dir: Path, student: str | None) -> str | None:
             "a packet must come from your own run")
 
 
-def find_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
+def find_copies(packets: dict[str, Path], lab: str = "lab1") -> dict[str, list[str]]:
     """student -> the other students sharing at least one run-specific evidence file byte for byte."""
     owners: dict[tuple[str, str], set[str]] = defaultdict(set)
     for student, folder in packets.items():
-        for name, digest in packet_fingerprint(folder).items():
+        for name, digest in packet_fingerprint(folder, lab).items():
             owners[(name, digest)].add(student)
     return _shared(owners)
 
 
-def find_near_copies(packets: dict[str, Path]) -> dict[str, list[str]]:
+def find_near_copies(packets: dict[str, Path], lab: str = "lab1") -> dict[str, list[str]]:
     """student -> the other students whose run has the same rhythm (see run_rhythm): copies with shifted times."""
     owners: dict[tuple[int, ...], set[str]] = defaultdict(set)
     for student, folder in packets.items():
-        rhythm = run_rhythm(folder)
+        rhythm = run_rhythm(folder, lab)
         if rhythm is not None:
             owners[rhythm].add(student)
     return _shared(owners)

@@ -65,7 +65,8 @@ def load_quiz(path: Path) -> dict:
 
 
 def load_lab(path: Path) -> dict:
-    """A lab spec: points per gate, the files to ship (rel -> repository path) and the open cells' markers."""
+    """A lab spec: points per gate, the files to ship (rel -> repository path), the open cells' markers, the evidence
+    folder the gate cells read (default `evidence`) and the gate that carries the hidden student-id check."""
     spec = _load(path, LAB_FIELDS)
     if not isinstance(spec["gates"], dict) or not spec["gates"]:
         raise SpecError(f"{path}: gates must map each gate name to its points.")
@@ -76,6 +77,13 @@ def load_lab(path: Path) -> dict:
     markers = spec.setdefault("student_cells_containing", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise SpecError(f"{path}: student_cells_containing must be a list of strings.")
+    evidence = spec.setdefault("evidence", "evidence")
+    if not isinstance(evidence, str) or not evidence or evidence.startswith("/") or ".." in evidence.split("/"):
+        raise SpecError(f"{path}: evidence must be a folder inside the assignment (e.g. evidence/lab2), "
+                        f"not {evidence!r}.")
+    gate = spec.setdefault("student_id_gate", None)
+    if gate is not None and gate not in spec["gates"]:
+        raise SpecError(f"{path}: student_id_gate {gate!r} must be one of the lab's gates.")
     return spec
 
 

@@ -4,6 +4,7 @@ Locally or in a Colab terminal cell (prefix with `!`):
 
     python -m assessments.student check assessments/release/ch04_quiz/ch04_quiz.ipynb
     python -m assessments.student check labs/lab1_qlora_sft.ipynb          # also validates labs/evidence/
+    python -m assessments.student check labs/lab2_preference_alignment.ipynb   # ... and labs/evidence/lab2/
     python -m assessments.student export labs/lab1_qlora_sft.ipynb --student s1234567
         -> lab1-s1234567.zip: the notebook, evidence/ and submission_manifest.json (sha256 of every file)
 
@@ -33,7 +34,8 @@ from assessments.integrity import manifest_student
 from workbook.core.io import sha256_bytes
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-LAB_NOTEBOOKS = {"lab1_qlora_sft": "lab1"}  # notebook stem -> assignment
+LAB_NOTEBOOKS = {"lab1_qlora_sft": "lab1", "lab2_preference_alignment": "lab2",
+                 "lab3_ship_and_rollback": "lab3"}  # notebook stem -> assignment
 EVIDENCE_DIR = "evidence"
 SUBMISSION_MANIFEST = "submission_manifest.json"
 
@@ -97,12 +99,13 @@ def execute(notebook: Path, timeout: int = 120) -> nbformat.NotebookNode:
     return nb
 
 
-def check_packet(evidence_dir: str | Path = EVIDENCE_DIR, locked_test_path: str | Path | None = None) -> bool:
-    """Print the lab validator's report for an evidence folder; True when every gate passes."""
+def check_packet(evidence_dir: str | Path = EVIDENCE_DIR, locked_test_path: str | Path | None = None,
+                 lab: str = "lab1") -> bool:
+    """Print the lab validator's report for one lab's section of an evidence folder; True when every gate passes."""
     from workbook.evidence.gates import validate_packet
     from workbook.evidence.report import format_report
 
-    results = validate_packet(Path(evidence_dir), locked_test_path)
+    results = validate_packet(Path(evidence_dir), locked_test_path, lab=lab)
     print(format_report(results))
     return all(r.passed for r in results.values())
 
@@ -112,8 +115,8 @@ def check(notebook: Path) -> bool:
     assignment = assignment_of(notebook)
     ok = True
     if assignment in LAB_NOTEBOOKS.values():
-        print(f"== evidence packet: {notebook.parent / EVIDENCE_DIR}")
-        ok = check_packet(notebook.parent / EVIDENCE_DIR)
+        print(f"== evidence packet: {notebook.parent / EVIDENCE_DIR} ({assignment})")
+        ok = check_packet(notebook.parent / EVIDENCE_DIR, lab=assignment)
     checks = score_notebook(execute(notebook))
     if not checks:
         print(f"{notebook.name} has no graded cells: open the released copy (assessments/release/{assignment}/).")
@@ -154,7 +157,7 @@ def export(notebook: Path | None, student_id: str, out_dir: Path = Path("."), na
             raise ValueError(f"No {evidence}: run the lab to the end first; it writes the evidence packet there.")
         for path in sorted(p for p in evidence.rglob("*") if p.is_file()):
             files[path.relative_to(folder).as_posix()] = path.read_bytes()
-        _warn_student_mismatch(evidence, student_id)
+        _warn_student_mismatch(evidence if assignment == "lab1" else evidence / assignment, student_id)
     manifest = {
         "assignment": assignment,
         "student_id": student_id,
@@ -174,7 +177,7 @@ def export(notebook: Path | None, student_id: str, out_dir: Path = Path("."), na
 def _warn_student_mismatch(evidence: Path, student_id: str) -> None:
     recorded = manifest_student(evidence)
     if recorded not in (None, student_id):
-        print(f"WARNING: evidence/manifest.json records student_id={recorded!r}, not {student_id!r}; the grader "
+        print(f"WARNING: {evidence.name}/manifest.json records student_id={recorded!r}, not {student_id!r}; the grader "
               "compares them. Re-run the lab with your own id (WORKBOOK_STUDENT_ID) if this packet is yours.")
 
 
