@@ -4,9 +4,11 @@ Hugging Face model card and the rollback note). The server and its client are in
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
+import statistics
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -280,6 +282,10 @@ def _read_json(folder: Path, name: str) -> dict[str, Any]:
     return json.loads((folder / name).read_text(encoding="utf-8"))
 
 
+def _listed(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def _ci(interval: Sequence[float]) -> str:
     return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
 
@@ -339,8 +345,8 @@ def model_card_text(evidence_root: str | Path) -> str:
         f"{h1.get('max_steps')}, {h1.get('num_train_epochs')} epochs, batch {h1.get('per_device_train_batch_size')}, "
         f"seed {m1.get('seed')}.",
         f"2. DPO (Lab 2) from the Lab 1 adapter, the SFT model as reference: beta {h2.get('beta')}, loss "
-        f"{h2.get('loss_type')}, learning rate {h2.get('learning_rate')}, max_steps {h2.get('max_steps')}, seed "
-        f"{m2.get('seed')}.",
+        f"{_listed(h2.get('loss_type'))}, learning rate {h2.get('learning_rate')}, max_steps {h2.get('max_steps')}, "
+        f"seed {m2.get('seed')}.",
         f"3. Export (Lab 3): the DPO adapter merged into the fp32 base, saved as float16 safetensors, converted with "
         f"{export['converter']} to F16 GGUF and quantized to Q8_0 and Q4_K_M. Shipped: {chosen}. "
         f"{parity['decision']['reason']}", "",
@@ -375,6 +381,10 @@ def model_card_text(evidence_root: str | Path) -> str:
                      f"{result.get('drop', 0.0):.3f} | {'pass' if result['passes_task_gate'] else 'fail'} | "
                      f"{refusal['refusal_rate_harmful']:.3f} | {refusal['over_refusal_rate_benign']:.3f} |")
     steps = {step["action"]: step["seconds"] for step in drill["steps"]}
+    scores = [row["score"] for row in parity["variants"][chosen]["per_example"]]
+    standard_error = statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else float("nan")
+    shipped_refusal, hf_refusal = (parity["variants"][name]["refusal"]["refusal_rate_harmful"]
+                                   for name in (chosen, "hf"))
     lines += [
         "",
         f"Serving ({chosen}, {load['requests']} requests, {load['concurrency']} at a time, up to {load['max_tokens']} "
@@ -386,10 +396,12 @@ def model_card_text(evidence_root: str | Path) -> str:
         "## Limitations", "",
         f"- Small evaluation sets: {a1['baseline']['n']} locked-test questions, "
         f"{parity['variants']['hf']['refusal']['n']} refusal prompts, {wins['human_labels']['n']} held-out "
-        "preference pairs; the win-rate intervals above are "
-        "wide, and score differences of a few hundredths are within noise.",
+        f"preference pairs: the win-rate intervals above are wide, and the standard error of the shipped file's mean "
+        f"locked-test score is {standard_error:.3f}, so smaller score differences are noise.",
         "- The metrics check wording and key facts, not legal correctness; the refusal check is a phrase heuristic.",
         f"- The preferences come from {', '.join(annotators)}: one annotator's taste, not a population's.",
+        f"- Refusals: the shipped {chosen} file refused {shipped_refusal:.0%} of the harmful prompts, the HF merged "
+        f"model {hf_refusal:.0%}. The task gate looks at the task score only: read these before shipping.",
         f"- Knowledge is limited to what {base_id} knew plus the training questions; questions on rules outside the "
         "dataset get the base model's guesses.",
         "- FAST run: small step counts and short answers (a course smoke test, not a release)." if m1.get("fast")
