@@ -259,3 +259,13 @@ def test_pick_rows_of_the_wrong_shape_are_failures(section):
         for wrong in WRONG:
             write_jsonl(section / "picks.jsonl", [dict(rows[0], **{key: wrong}), *rows[1:]])
             _no_crash(validate_packet(section, lab="lab2"))
+
+
+def test_the_command_reports_one_labs_section(section, capsys):
+    from workbook.evidence.__main__ import main
+
+    assert main([str(section.parent), "--lab", "lab2"]) == 0
+    assert "7/7 gates passed" in capsys.readouterr().out
+    simulate.dpo_few_failure_cases(section)
+    assert main([str(section.parent), "--lab", "lab2"]) == 1
+    assert main([str(section.parent)]) == 0  # Lab 1's packet is untouched

@@ -236,3 +236,13 @@ def test_a_card_without_front_matter_or_sections(section):
     (section / "model_card.md").write_text("# A card\n\nNothing else.\n---\n")
     failures = _failures(check_gate("model_card", section))
     assert "front matter" in failures and "## Intended use" in failures
+
+
+def test_the_later_labs_gates_import_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, workbook.evidence.gates_lab2, workbook.evidence.gates_lab3\n"
+            "print(sorted({'torch', 'transformers', 'matplotlib', 'yaml'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
