@@ -9,7 +9,8 @@ namespace has no route to the grader's loopback.
 What the kernel sees (everything else on the host is absent, not just unreadable):
 - read-only: /usr, /bin, /lib*, a few files of /etc, the Python install and the virtualenv;
 - read-only: a neutral temporary copy of the course's `workbook/` and `data/` at /workbook/workbook and
-  /workbook/data (so /proc/self/mountinfo names no repository path but the virtualenv's);
+  /workbook/data, and of its pin block at /workbook/requirements.txt (the library reads it, e.g. Lab 3's GGUF
+  pins), so /proc/self/mountinfo names no repository path but the virtualenv's;
 - its working directory /workbook/<assignment>: a private, size-capped, in-memory copy of the submission's
   regular files (no notebook: the sanitised one holds the hidden tests, and nbgrader runs it from memory),
   copied from a neutral staging folder; everything the kernel writes there is discarded with it, so trusted
@@ -46,6 +47,7 @@ from jupyter_client.manager import AsyncKernelManager
 from workbook.core.config import ROOT as REPO
 
 MOUNT_ROOT = "/workbook"
+LIBRARY_FILES = ("requirements.txt",)  # files of the course beside workbook/ that the library reads
 STAGE_MOUNT = f"{MOUNT_ROOT}/.submission"  # read-only copy of the submission, copied into the working dir
 SOCKET_MOUNT = f"{MOUNT_ROOT}/.sockets"  # the kernel's throwaway socket folder (the only writable host folder)
 CONNECTION_MOUNT = f"{MOUNT_ROOT}/.connection.json"  # the kernel's connection file, read-only
@@ -156,6 +158,9 @@ def stage_library(limit: int = STAGE_BYTES) -> str:
         if (REPO / name).is_dir():
             copied = stage_submission(REPO / name, limit, keep_notebooks=True)
             os.rename(copied, os.path.join(library, name))
+    for name in LIBRARY_FILES:
+        if (REPO / name).is_file() and not (REPO / name).is_symlink():
+            shutil.copyfile(REPO / name, os.path.join(library, name))
     return library
 
 
@@ -182,9 +187,9 @@ def bwrap_args(submission_dir: str, socket_dir: str, assignment: str, student: s
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--tmpfs", MOUNT_ROOT]
-    for name in ("workbook", "data"):
+    for name in ("workbook", "data", *LIBRARY_FILES):
         source = Path(library) / name if library else REPO / name
-        if source.is_dir():
+        if source.exists():
             args += ["--ro-bind", str(source), f"{MOUNT_ROOT}/{name}"]
     args += ["--ro-bind", submission_dir, STAGE_MOUNT, "--size", str(kernel_limits()["disk"]), "--tmpfs", workdir]
     if connection:

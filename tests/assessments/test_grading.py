@@ -225,7 +225,7 @@ def test_kernel_sees_no_host_paths_in_proc(graded):
     cmdline = report["proc"]["/proc/1/cmdline"]
     assert str(graded["course"]) not in cmdline and "--ro-bind" not in cmdline, cmdline
     assert str(graded["course"]) not in report["proc"]["/proc/self/mountinfo"]
-    for folder in ("workbook", "data"):  # the course library is bound from a neutral copy
+    for folder in ("workbook", "data", "requirements.txt"):  # the course library is bound from a neutral copy
         assert str(REPO / folder) not in report["proc"]["/proc/self/mountinfo"]
 
 
