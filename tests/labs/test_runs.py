@@ -142,7 +142,7 @@ def test_download_packet_zips_and_downloads_in_colab(monkeypatch, tmp_path, cola
     downloads = []
     monkeypatch.setattr(runs, "_browser_download", downloads.append)
     archive = download_packet(_packet(tmp_path / "lab1" / "evidence"))
-    assert downloads == [archive] and archive.name == "lab1_evidence.zip"
+    assert downloads == [archive] and archive.name == "evidence_packet.zip"
     assert sorted(zipfile.ZipFile(archive).namelist()) == [
         "evidence/",
         "evidence/failure_analysis.md",

@@ -10,6 +10,20 @@ from typing import Any
 from workbook.core.io import now_iso, sha256_tree, write_json
 
 REGISTRY = "versions.json"
+SET_FIELDS = ("target_modules", "exclude_modules")  # sets in PEFT's config, written in hash order
+
+
+def _canonical_config(folder: Path) -> None:
+    """Rewrite adapter_config.json with PEFT's set-valued fields sorted: a new kernel writes them in another order,
+    which would make identical weights hash as a new version."""
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    for key in SET_FIELDS:
+        if isinstance(config.get(key), list):
+            config[key] = sorted(config[key])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def adapter_versions(output_root_dir: str | Path) -> list[dict[str, Any]]:
@@ -29,6 +43,7 @@ def save_adapter(model: Any, output_root_dir: str | Path, run: str) -> dict[str,
     staging = adapters / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
+    _canonical_config(staging)
     digest = sha256_tree(staging)
     for record in registry:
         if record["sha256"] == digest:

@@ -45,14 +45,15 @@ def _browser_download(path: Path) -> None:
 
 
 def download_packet(evidence: str | Path) -> Path | None:
-    """In Colab, zip the evidence folder (as evidence/...) and start a browser download of the zip; elsewhere, and
-    under nbgrader, print where the packet is. Never raises: a failed download says where the files are instead."""
+    """In Colab, zip the evidence folder (as evidence/..., the later labs' sections included) and start a browser
+    download of the zip; elsewhere, and under nbgrader, print where the packet is. Never raises: a failed download
+    says where the files are instead."""
     folder = Path(evidence)
     if not colab_session():
         print(f"Your evidence packet is in {folder}")
         return None
     try:
-        archive = Path(shutil.make_archive(str(folder.parent / "lab1_evidence"), "zip", folder.parent, folder.name))
+        archive = Path(shutil.make_archive(str(folder.parent / "evidence_packet"), "zip", folder.parent, folder.name))
         _browser_download(archive)
     except Exception as error:  # no browser attached, a blocked pop-up, a full disk: the packet itself is fine
         print(
