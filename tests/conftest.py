@@ -5,24 +5,12 @@ The course package is installed (`make setup`), so nothing here touches sys.path
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("WORKBOOK_FAST", "1")
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two cores: one thread each, kernels too
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under xdist (`make test`: `-n 2 --dist loadgroup`), tests that share files run on one worker, in collection
-    order: the two copies of a chapter (they write the same build/ folders) and the labs (Lab 2 starts from Lab 1's
-    packet, Lab 3 from Lab 2's)."""
-    for item in items:
-        path = getattr(item, "callspec", None) and item.callspec.params.get("path")
-        if isinstance(path, Path) and path.suffix == ".ipynb":
-            group = "labs" if path.parent.name == "labs" else f"chapter-{path.name[:2]}"
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

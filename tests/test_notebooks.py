@@ -1,7 +1,8 @@
 """Every chapter and lab notebook: committed clean, stamped from one config, and executing headless and strict.
 
-Chapters run twice: the student notebook (every exercise must say "not answered yet") and its solutions source
-(every exercise right, every worked "Try it" re-run, no typed figure in the prose).
+Chapters run twice, in one test: the student notebook (every exercise must say "not answered yet"), then its solutions
+source (every exercise right, every worked "Try it" re-run, no typed figure in the prose). The labs run in one test,
+in order, since each starts from the previous lab's packet.
 """
 
 from __future__ import annotations
@@ -86,28 +87,39 @@ def _assert_no_typed_figures(nb) -> None:
     )
 
 
+CHAPTERS = [p for p in NOTEBOOKS if p.parent.name == "chapters"]
+LABS = [p for p in NOTEBOOKS if p.parent.name == "labs"]  # in order: each lab starts from the previous one's packet
+SOLUTION_OF = {p.name: p for p in SOLUTIONS}
+
+
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_executes_in_fast_mode(path):
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name[:2] for p in CHAPTERS])
+def test_chapter_runs_blank_then_solved(path):
+    """The student copy (every exercise "not answered yet"), then its solutions source (every exercise right, every
+    worked "Try it" re-run): one test, since both write the chapter's build/ folders (`make test` runs two workers)."""
     nb, seconds = execute(path, fast=True, timeout=CELL_TIMEOUT_S)  # the executed copy lands in build/executed/
     print(f"{path.name}: {seconds:.1f} s")
     _assert_each_widget_shown_once(nb)
-    if path.parent.name == "chapters":
-        states = _exercise_states(nb, path.name[:2])
-        assert set(states.values()) == {" "}, f"exercises answered before the student did anything: {states}"
-    else:
-        _assert_no_typed_figures(nb)
+    states = _exercise_states(nb, path.name[:2])
+    assert set(states.values()) == {" "}, f"exercises answered before the student did anything: {states}"
+
+    solved, seconds = execute(SOLUTION_OF[path.name], fast=True, timeout=CELL_TIMEOUT_S)
+    print(f"solutions/{path.name}: {seconds:.1f} s")
+    _assert_each_widget_shown_once(solved)
+    states = _exercise_states(solved, path.name[:2])
+    assert set(states.values()) == {"correct"}, f"solutions that do not solve: {states}"
+    _assert_no_typed_figures(solved)
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", SOLUTIONS, ids=SOLUTION_IDS)
-def test_solutions_execute_and_get_every_exercise_right(path):
-    nb, seconds = execute(path, fast=True, timeout=CELL_TIMEOUT_S)
-    print(f"solutions/{path.name}: {seconds:.1f} s")
-    _assert_each_widget_shown_once(nb)
-    states = _exercise_states(nb, path.name[:2])
-    assert set(states.values()) == {"correct"}, f"solutions that do not solve: {states}"
-    _assert_no_typed_figures(nb)
+def test_labs_run_in_order():
+    """Lab 1, then Lab 2 from Lab 1's packet and adapter, then Lab 3 from Lab 2's: one test, in order."""
+    assert [p.name[:4] for p in LABS] == ["lab1", "lab2", "lab3"]
+    for path in LABS:
+        nb, seconds = execute(path, fast=True, timeout=CELL_TIMEOUT_S)
+        print(f"{path.name}: {seconds:.1f} s")
+        _assert_each_widget_shown_once(nb)
+        _assert_no_typed_figures(nb)
 
 
 def _anchors(path) -> set[str]:
