@@ -42,9 +42,11 @@ def _load(spec: str):
 def accepted_keywords(name: str) -> set[str]:
     """The keywords a pinned config class or `from_pretrained` accepts."""
     if name == "from_pretrained":
+        from peft import PeftModel
         from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase, modeling_utils
 
         accepted = set(inspect.signature(PreTrainedModel.from_pretrained).parameters)
+        accepted |= set(inspect.signature(PeftModel.from_pretrained).parameters)  # Lab 2 loads its start adapter
         accepted |= set(inspect.signature(PreTrainedTokenizerBase.from_pretrained).parameters)
         # Loader options that from_pretrained pops from **kwargs.
         accepted |= set(re.findall(r'kwargs\.pop\(\s*"(\w+)"', inspect.getsource(modeling_utils)))
