@@ -11,7 +11,6 @@ Lab 1 adapter DPO started from. Files are read only inside the Lab 2 section and
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from workbook.core.io import sha256_bytes
@@ -21,6 +20,7 @@ from workbook.evidence.gates import (
     locked_test_checks,
     reference_rows,
     regression_checks,
+    training_start,
 )
 from workbook.evidence.packet import Packet, parse_time
 from workbook.evidence.results import share_greater, wilson_interval, win_rate
@@ -73,20 +73,6 @@ def _tally(name: str) -> Tally:
 def lab1_section(packet: Packet) -> Packet:
     """The Lab 1 packet: the evidence folder that holds this section."""
     return packet.related(packet.folder.parent)
-
-
-def training_start(packet: Packet) -> tuple[datetime | None, str]:
-    """When DPO training started: the earlier of the manifest's record and the first stamped training-log entry."""
-    found = []
-    manifest, _ = packet.json("manifest.json")
-    stamp = parse_time(as_dict(as_dict(manifest).get("wall_times")).get("training_started_at"))
-    if stamp:
-        found.append((utc(stamp), "manifest.json wall_times.training_started_at"))
-    log, _ = packet.jsonl("training_log.jsonl")
-    stamps = [utc(s) for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
-    if stamps:
-        found.append((min(stamps), "the first training_log.jsonl entry"))
-    return min(found, key=lambda pair: pair[0]) if found else (None, "")
 
 
 def heldout_pairs(packet: Packet) -> tuple[dict[str, dict[str, Any]] | None, str | None]:

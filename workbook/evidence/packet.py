@@ -142,14 +142,3 @@ class Packet:
                 locked = {"sha256": sha256_bytes(data), "ids": [str(row["id"]) for row in rows], "rows": by_id}
                 self._cache["__locked__"] = (locked, None)
         return self._cache["__locked__"]
-
-    def training_start(self) -> tuple[datetime | None, str]:
-        """When training first started, and where that came from: the manifest, else the first stamped log entry."""
-        manifest, _ = self.json("manifest.json")
-        if isinstance(manifest, dict):
-            started = parse_time((manifest.get("wall_times") or {}).get("training_started_at"))
-            if started:
-                return started, "manifest.json wall_times.training_started_at"
-        log, _ = self.jsonl("training_log.jsonl")
-        stamps = [s for s in (parse_time(row.get("logged_at")) for row in log or []) if s]
-        return (min(stamps), "the first training_log.jsonl entry") if stamps else (None, "")
