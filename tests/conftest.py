@@ -13,6 +13,23 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# The notebook tests, longest first (their `--durations` in a two-worker `make test`, 2026-12-01).
+SLOWEST_FIRST = ["03", "labs", "08", "09", "07", "02", "10", "05", "04", "06", "01", "00"]
+
+
+def _rank(item) -> tuple[int, int]:
+    if item.get_closest_marker("notebook") is None:
+        return (1, 0)
+    key = "labs" if item.name == "test_labs_run_in_order" else item.name[-3:-1]
+    return (0, SLOWEST_FIRST.index(key) if key in SLOWEST_FIRST else len(SLOWEST_FIRST))
+
+
+def pytest_collection_modifyitems(items):
+    """Notebook tests first, longest first: xdist hands tests out in order, alternating workers, so the two workers
+    share the minutes-long tests evenly and the short ones fill the gaps, instead of one worker ending on a queue."""
+    items.sort(key=_rank)
+
+
 @pytest.fixture(scope="session")
 def offline_model():
     """The offline SmolLM2-135M-Instruct and its tokenizer, loaded once per test session (fp32, CPU)."""
