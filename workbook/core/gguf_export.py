@@ -24,6 +24,7 @@ from typing import Any
 
 from workbook.core.config import ROOT
 from workbook.core.install import read_tagged, unmet
+from workbook.core.runtime import cpu_threads
 
 # The `# gguf:` line of requirements.txt (the converter imports sentencepiece even for BPE tokenizers).
 GGUF_PINS = read_tagged("gguf")
@@ -91,7 +92,7 @@ def convert_hf_to_gguf(model_dir: str | Path, outfile: str | Path, outtype: str 
     return outfile
 
 
-def quantize_gguf(source: str | Path, target: str | Path, level: str = "Q4_K_M", threads: int = 2) -> Path:
+def quantize_gguf(source: str | Path, target: str | Path, level: str = "Q4_K_M", threads: int | None = None) -> Path:
     """Quantize a GGUF file with llama.cpp's own quantizer (llama_model_quantize, as the llama-quantize tool does)."""
     if not llama_cpp_installed():
         raise GGUFExportUnavailable(ENABLE_HINT)
@@ -104,7 +105,7 @@ def quantize_gguf(source: str | Path, target: str | Path, level: str = "Q4_K_M",
         raise ValueError(f"Unknown GGUF level {level!r}. llama.cpp knows: {', '.join(known)}.")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
-    params.nthread = threads
+    params.nthread = threads or cpu_threads()
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     code = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
     if code != 0 or not Path(target).is_file():
@@ -112,12 +113,13 @@ def quantize_gguf(source: str | Path, target: str | Path, level: str = "Q4_K_M",
     return Path(target)
 
 
-def load_llama(path: str | Path, n_ctx: int = 512, threads: int = 2) -> Any:
+def load_llama(path: str | Path, n_ctx: int = 512, threads: int | None = None) -> Any:
     """A llama_cpp.Llama on a GGUF file, quiet, CPU only."""
     if not llama_cpp_installed():
         raise GGUFExportUnavailable(ENABLE_HINT)
     from llama_cpp import Llama
 
+    threads = threads or cpu_threads()
     return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_gpu_layers=0, verbose=False, seed=0)
 
 

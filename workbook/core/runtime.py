@@ -42,6 +42,15 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+def cpu_threads() -> int:
+    """Threads a CPU job may use (llama.cpp here): OMP_NUM_THREADS when set, as the test workers set it, else every
+    core. llama.cpp's threads spin while they wait, so more threads than free cores makes it crawl."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
     """Installed version of each package, or None when it is not installed."""
     versions: dict[str, str | None] = {}

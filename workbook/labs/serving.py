@@ -28,6 +28,7 @@ from typing import Any
 
 from workbook.core.gguf_export import ENABLE_HINT, GGUFExportUnavailable
 from workbook.core.io import now_iso, sha256_file, write_jsonl
+from workbook.core.runtime import cpu_threads
 from workbook.evidence.schema import SERVER_HOST
 
 HOST = SERVER_HOST  # the server and the client never leave this machine
@@ -169,7 +170,7 @@ class LlamaServer:
         *,
         sha256: str | None = None,
         port: int | None = None,
-        threads: int = 2,
+        threads: int | None = None,
         n_ctx: int = 1024,
         log_dir: str | Path | None = None,
         ready_timeout: float = 120.0,
@@ -177,7 +178,7 @@ class LlamaServer:
     ):
         self.model, self.label, self.sha256 = Path(model), label, sha256
         self.port = port or free_port()
-        self.threads, self.n_ctx = threads, n_ctx
+        self.threads, self.n_ctx = threads or cpu_threads(), n_ctx
         self.log_dir = Path(log_dir) if log_dir else self.model.parent
         self.ready_timeout, self.request_timeout = ready_timeout, request_timeout
         self.process: subprocess.Popen[bytes] | None = None
