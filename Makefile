@@ -34,12 +34,13 @@ notebooks: setup
 # Everything: lint, unit tests, every notebook in FAST mode, the grading pipeline and the GGUF export path.
 # Then, in this order: the book from the executed copies those notebook tests left in build/executed/ (nothing runs
 # twice), and the real-browser tests (the widgets in JupyterLab, and the built book).
-# Two pytest workers (TEST_WORKERS=1 for one). Tests that share files are one test each: a chapter's two copies,
-# the three labs in order (tests/test_notebooks.py).
+# Two pytest workers (TEST_WORKERS=1 for one), handed one test at a time (xdist otherwise gives the first worker a
+# contiguous chunk: every notebook test). Tests that share files are one test each: a chapter's two copies, the three
+# labs in order (tests/test_notebooks.py).
 TEST_WORKERS ?= 2
 test: setup lint gguf unsloth-cpu colab-widgets book-setup
 	WORKBOOK_FAST=1 WORKBOOK_REQUIRE_GGUF=1 WORKBOOK_REQUIRE_COLAB_WIDGETS=1 $(PY) -m pytest -n $(TEST_WORKERS) \
-		--durations=15
+		--maxschedchunk 1 --durations=15
 	$(MAKE) book
 	$(MAKE) browser
 

@@ -14,7 +14,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two
 
 
 # The notebook tests, longest first (their `--durations` in a two-worker `make test`, 2026-12-01).
-SLOWEST_FIRST = ["03", "labs", "08", "09", "07", "02", "10", "05", "04", "06", "01", "00"]
+# `--maxschedchunk 1` hands each worker two tests to start with, so each pair starts with a long one.
+SLOWEST_FIRST = ["03", "00", "labs", "01", "08", "09", "07", "02", "10", "05", "04", "06"]
 
 
 def _rank(item) -> tuple[int, int]:
@@ -25,8 +26,8 @@ def _rank(item) -> tuple[int, int]:
 
 
 def pytest_collection_modifyitems(items):
-    """Notebook tests first, longest first: xdist hands tests out in order, alternating workers, so the two workers
-    share the minutes-long tests evenly and the short ones fill the gaps, instead of one worker ending on a queue."""
+    """Notebook tests first, longest first: xdist hands tests out in this order as workers free up, so the two
+    workers share the minutes-long tests and the short ones fill the gaps, instead of one worker ending on a queue."""
     items.sort(key=_rank)
 
 
